@@ -1,0 +1,114 @@
+"""Reading resource JSON the way ARM actually writes it.
+
+ARM is inconsistent: property names differ in case between API versions and event payloads,
+enum values differ in case between providers (Search says ``disabled``, Cosmos DB ``Disabled``),
+Resource Notifications events deliver booleans as ``1``/``0``, and ``null`` usually means "the
+platform default". Every remediator reads properties through these helpers so that each of those
+quirks is handled once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+
+class _Missing:
+    """The property is absent (as opposed to present with the value ``null``)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Final = _Missing()
+
+
+def lookup(document: Any, *path: str) -> Any:
+    """The value at ``path``, matching each key case-insensitively; ``MISSING`` if any step is absent.
+
+    An exact-case key wins over a differently-cased one, so a document that holds both
+    (which ARM never sends, but arbitrary input may) reads deterministically.
+    """
+    current = document
+    for key in path:
+        if not isinstance(current, Mapping):
+            return MISSING
+        if key in current:
+            current = current[key]
+            continue
+        folded = key.casefold()
+        for candidate, value in current.items():
+            if isinstance(candidate, str) and candidate.casefold() == folded:
+                current = value
+                break
+        else:
+            return MISSING
+    return current
+
+
+def as_bool(value: Any) -> bool | None:
+    """ARM's booleans: ``true``/``false``, ``1``/``0`` (Resource Notifications), or their strings.
+
+    ``None`` for null, absent, or anything that is not recognisably a boolean: callers treat that
+    as "not known to be set", which never leads to a change.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        folded = value.strip().casefold()
+        if folded in ("true", "1"):
+            return True
+        if folded in ("false", "0"):
+            return False
+    return None
+
+
+def same_text(value: Any, expected: str) -> bool:
+    """Case-insensitive equality for enum-like strings; False for anything that is not a string."""
+    return isinstance(value, str) and value.strip().casefold() == expected.casefold()
+
+
+def as_list(value: Any) -> list[Any] | None:
+    """A JSON array as a list; ``None`` for null, absent, or any other type."""
+    return list(value) if isinstance(value, list) else None
+
+
+def comma_separated(value: Any) -> list[str]:
+    """Items of a comma-separated ARM flag string such as Storage's ``"Logging, Metrics"``."""
+    if not isinstance(value, str):
+        return []
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def public_access_closed(value: Any) -> bool:
+    """A ``publicNetworkAccess`` that is set to something other than Enabled (Disabled, SecuredByPerimeter).
+
+    Null or absent means the platform default, which is open; a value that is not a string is
+    not understood and so never leads to a change.
+    """
+    return isinstance(value, str) and bool(value.strip()) and not same_text(value, "Enabled")
+
+
+def replaced(document: Any, key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``document`` (a JSON object, or nothing) with ``key`` set to ``value``.
+
+    For nested objects that ARM replaces whole on PATCH (Storage ``networkAcls``: sending only
+    ``bypass`` drops the IP and VNet rules, Azure/azure-cli#4825): the PATCH carries the object
+    as it is, with one property changed, so nothing else in it is lost.
+    """
+    copy = {k: v for k, v in document.items() if not (isinstance(k, str) and k.casefold() == key.casefold())} \
+        if isinstance(document, Mapping) else {}
+    copy[key] = value
+    return copy

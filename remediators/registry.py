@@ -1,0 +1,25 @@
+"""Every remediator, registered in this one place.
+
+Adding a resource type: write ``remediators/resources/{name}.py`` declaring ``REMEDIATOR``, a
+docs page ``docs/remediators/{name}.md``, and list the module here. ``tests/test_registry.py``
+fails until all three agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .remediator import Remediator
+from .resources import ai_account, ai_search, cosmos_db, storage_account
+
+REMEDIATORS: tuple[Remediator, ...] = (
+    cosmos_db.REMEDIATOR,
+    ai_search.REMEDIATOR,
+    storage_account.REMEDIATOR,
+    ai_account.REMEDIATOR,
+)
+
+
+def remediator_for(resource_type: str, kind: Any) -> Remediator | None:
+    """The remediator that guards resources of this type (and account kind), if any."""
+    return next((r for r in REMEDIATORS if r.handles(resource_type, kind)), None)

@@ -1,0 +1,88 @@
+"""The shape every per-resource-type remediator module declares.
+
+A remediator module (``remediators/resources/*.py``) says what it guards, how it detects,
+what it patches and which ARM actions that needs, as one :class:`Remediator` named
+``REMEDIATOR``. The registry, the docs check and the least-privilege role are all derived from
+these declarations, so adding a resource type touches one module, one docs page and the
+registry's list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .baselines import Baseline
+from .findings import BreakageKind, Confidence, Finding, Guarded, Plan
+
+
+@dataclass(frozen=True)
+class Context:
+    """What detection knows besides the resource body. Everything here is already read: detection is pure."""
+
+    resource_id: str
+    guarded: Guarded
+    scope_evidence: str  # why the resource is guarded, e.g. which naming rule its group matched
+    baseline: Baseline | None = None
+    # Diagnostic-log rows showing requests to this resource refused (401/403); they turn a
+    # *suspected* firewall finding into a *confirmed* one.
+    access_denials: tuple[str, ...] = ()
+
+
+Detect = Callable[[Mapping[str, Any], Context], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Remediator:
+    name: str  # the module's name; also its docs page, docs/remediators/{name}.md
+    resource_type: str  # ARM type, compared case-insensitively
+    guards: Guarded
+    kinds: tuple[BreakageKind, ...]
+    api_version: str  # the api-version of the PATCH bodies it plans
+    arm_actions: tuple[str, ...]  # every ARM action reading and fixing this type needs
+    detect: Detect
+    kinds_of_account: tuple[str, ...] = ()  # for types whose ``kind`` narrows what is guarded
+
+    def handles(self, resource_type: str, kind: Any) -> bool:
+        if resource_type.casefold() != self.resource_type.casefold():
+            return False
+        if not self.kinds_of_account:
+            return True
+        return isinstance(kind, str) and kind.casefold() in {k.casefold() for k in self.kinds_of_account}
+
+
+def finding(
+    context: Context,
+    kind: BreakageKind,
+    prop: str,
+    observed: Any,
+    expected: Any,
+    *,
+    confidence: Confidence,
+    why: str,
+    patch: dict[str, Any],
+    api_version: str,
+    proposal_only: bool = False,
+    reason: str | None = None,
+) -> Finding:
+    """A finding on ``properties.{prop}`` whose plan PATCHes exactly ``{"properties": patch}``."""
+    lines = [f"properties.{prop} is {json.dumps(observed, default=repr)}", context.scope_evidence]
+    lines += [f"diagnostic log: {row}" for row in context.access_denials]
+    return Finding(
+        kind=kind,
+        resource_id=context.resource_id,
+        property=f"properties.{prop}",
+        observed=observed,
+        expected=expected,
+        confidence=confidence,
+        why=why,
+        evidence=tuple(lines),
+        plan=Plan({"properties": patch}, api_version, proposal_only=proposal_only, reason=reason),
+    )
+
+
+def confidence_from_logs(context: Context) -> Confidence:
+    """For breakages that may be harmless: confirmed only once diagnostic logs show refused requests."""
+    return Confidence.CONFIRMED if context.access_denials else Confidence.SUSPECTED

@@ -1,0 +1,88 @@
+"""Azure OpenAI / AI Services account: keep its outbound restriction.
+
+An account with ``restrictOutboundNetworkAccess: true`` can only call the FQDNs in its
+``allowedFqdnList`` (the AI Search behind "chat with your data", the blob endpoint for image
+URLs). Remove the restriction, or let the list grow, and prompts can carry data anywhere.
+Here the fix *tightens*: it restores the restriction and the recorded list, and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from ..arm_json import MISSING, as_bool, as_list, lookup
+from ..findings import BreakageKind, Confidence, Finding, Guarded
+from ..remediator import Context, Remediator, finding
+
+RESOURCE_TYPE = "Microsoft.CognitiveServices/accounts"
+ACCOUNT_KINDS = ("OpenAI", "AIServices")
+API_VERSION = "2025-09-01"
+
+REMOVED_WHY = "without restrictOutboundNetworkAccess the account can call any endpoint, so data can leave"
+DRIFT_WHY = "the account may call endpoints that its recorded allowlist does not name"
+NO_BASELINE = (
+    "no recorded baseline of allowedFqdnList: a person must confirm the list before the "
+    "restriction is restored, or the account's needed endpoints are cut off"
+)
+
+
+def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
+    properties = lookup(resource, "properties")
+    found = partial(finding, context, api_version=API_VERSION, confidence=Confidence.CONFIRMED)
+    restrict = lookup(properties, "restrictOutboundNetworkAccess")
+    current = _fqdns(lookup(properties, "allowedFqdnList"))
+    recorded = _fqdns(context.baseline.get("properties.allowedFqdnList")) if context.baseline else None
+
+    if as_bool(restrict) is not True:
+        observed = None if restrict is MISSING else restrict  # absent reads as null
+        if recorded is not None:
+            return [found(BreakageKind.OUTBOUND_RESTRICTION_REMOVED, "restrictOutboundNetworkAccess",
+                          observed, True, why=f"{REMOVED_WHY}; allowedFqdnList from the {_describe(context)}",
+                          patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": recorded})]
+        return [found(BreakageKind.OUTBOUND_RESTRICTION_REMOVED, "restrictOutboundNetworkAccess",
+                      observed, True, why=REMOVED_WHY,
+                      patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": current or []},
+                      proposal_only=True, reason=NO_BASELINE)]
+
+    if recorded is not None and _normalised(current or []) != _normalised(recorded):
+        added = sorted(_normalised(current or []) - _normalised(recorded))
+        removed = sorted(_normalised(recorded) - _normalised(current or []))
+        why = f"{DRIFT_WHY}; added {added or 'nothing'}, removed {removed or 'nothing'} since the {_describe(context)}"
+        return [found(BreakageKind.OUTBOUND_ALLOWLIST_DRIFT, "allowedFqdnList",
+                      lookup(properties, "allowedFqdnList"), recorded, why=why,
+                      patch={"allowedFqdnList": recorded})]
+    return []
+
+
+def _fqdns(value: Any) -> list[str] | None:
+    """The list of FQDN strings, or ``None`` if ``value`` is not a list of strings."""
+    items = as_list(value)
+    if items is None or not all(isinstance(item, str) for item in items):
+        return None
+    return items
+
+
+def _normalised(fqdns: list[str]) -> set[str]:
+    # DNS names are case-insensitive, and a trailing dot names the same host.
+    return {fqdn.strip().rstrip(".").casefold() for fqdn in fqdns}
+
+
+def _describe(context: Context) -> str:
+    return context.baseline.describe() if context.baseline else "baseline"
+
+
+REMEDIATOR = Remediator(
+    name="ai_account",
+    resource_type=RESOURCE_TYPE,
+    kinds_of_account=ACCOUNT_KINDS,
+    guards=Guarded.AI_ACCOUNT,
+    kinds=(BreakageKind.OUTBOUND_RESTRICTION_REMOVED, BreakageKind.OUTBOUND_ALLOWLIST_DRIFT),
+    api_version=API_VERSION,
+    arm_actions=(
+        "Microsoft.CognitiveServices/accounts/read",
+        "Microsoft.CognitiveServices/accounts/write",
+    ),
+    detect=detect,
+)

@@ -1,0 +1,69 @@
+"""Configuration: ``GUARD_*`` environment variables, each declared once here with its default.
+
+``docs/configuration.md`` and the README document every setting; ``tests/test_docs.py`` checks
+that they name exactly the settings declared here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .scope import InvalidScopePattern, ScopePattern, ScopeRules, parse_scope_patterns
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "GUARD_MANAGED_RESOURCE_GROUPS", "",
+        "Comma-separated resource-group names or globs (case-insensitive) to treat as workspace managed "
+        "resource groups besides the azureml-rg-<workspace>_<guid> and azureml-<workspace>_<guid> forms, "
+        "which are always recognised. Name groups of the <workspace resource group><GUID> form here.",
+    ),
+    Setting(
+        "GUARD_INCLUDE_SCOPES", "",
+        "Comma-separated ARM scopes, globs allowed per segment (/subscriptions/*/resourceGroups/prod-*). "
+        "When set, only resources under one of them are guarded. Empty: every scope.",
+    ),
+    Setting(
+        "GUARD_EXCLUDE_SCOPES", "",
+        "Comma-separated ARM scopes, same form as GUARD_INCLUDE_SCOPES, never guarded. Exclude wins over include.",
+    ),
+    Setting(
+        "GUARD_OPT_OUT_TAG", "foundry-guard",
+        "Tag name (case-insensitive) whose value off, on a resource, makes Foundry Guard leave it alone.",
+    ),
+)
+
+
+class InvalidSettings(ValueError):
+    """A GUARD_* variable holds a value that cannot be used; the message names it."""
+
+
+def load_scope_rules(environ: Mapping[str, str] | None = None) -> ScopeRules:
+    env = _with_defaults(os.environ if environ is None else environ)
+    include = _scopes(env, "GUARD_INCLUDE_SCOPES")
+    exclude = _scopes(env, "GUARD_EXCLUDE_SCOPES")
+    opt_out_tag = env["GUARD_OPT_OUT_TAG"].strip()
+    if not opt_out_tag:
+        raise InvalidSettings("GUARD_OPT_OUT_TAG must name a tag")
+    managed = tuple(name.strip() for name in env["GUARD_MANAGED_RESOURCE_GROUPS"].split(",") if name.strip())
+    return ScopeRules(managed_resource_groups=managed, include=include, exclude=exclude, opt_out_tag=opt_out_tag)
+
+
+def _scopes(env: Mapping[str, str], name: str) -> tuple[ScopePattern, ...]:
+    try:
+        return parse_scope_patterns(env[name])
+    except InvalidScopePattern as error:
+        raise InvalidSettings(f"{name}: {error}") from error
+
+
+def _with_defaults(environ: Mapping[str, str]) -> dict[str, str]:
+    return {s.name: environ.get(s.name, s.default) for s in SETTINGS}
