@@ -93,12 +93,15 @@ def comma_separated(value: Any) -> list[str]:
 
 
 def public_access_closed(value: Any) -> bool:
-    """A ``publicNetworkAccess`` that is set to something other than Enabled (Disabled, SecuredByPerimeter).
+    """A ``publicNetworkAccess`` of Disabled or SecuredByPerimeter, in any case.
 
-    Null or absent means the platform default, which is open; a value that is not a string is
-    not understood and so never leads to a change.
+    Null or absent means the platform default, which is open. Any other value is not understood
+    and so never leads to a change.
     """
-    return isinstance(value, str) and bool(value.strip()) and not same_text(value, "Enabled")
+    return isinstance(value, str) and value.strip().casefold() in _CLOSED_PUBLIC_ACCESS
+
+
+_CLOSED_PUBLIC_ACCESS = frozenset({"disabled", "securedbyperimeter"})
 
 
 def replaced(document: Any, key: str, value: Any) -> dict[str, Any]:
@@ -108,7 +111,8 @@ def replaced(document: Any, key: str, value: Any) -> dict[str, Any]:
     ``bypass`` drops the IP and VNet rules, Azure/azure-cli#4825): the PATCH carries the object
     as it is, with one property changed, so nothing else in it is lost.
     """
-    copy = {k: v for k, v in document.items() if not (isinstance(k, str) and k.casefold() == key.casefold())} \
-        if isinstance(document, Mapping) else {}
-    copy[key] = value
-    return copy
+    kept: dict[str, Any] = {}
+    if isinstance(document, Mapping):
+        kept = {k: v for k, v in document.items() if not (isinstance(k, str) and k.casefold() == key.casefold())}
+    kept[key] = value
+    return kept
