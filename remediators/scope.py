@@ -25,10 +25,12 @@ from .findings import Guarded
 from .resource_ids import ResourceId
 
 _GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Workspace (and hub) names: letters, digits, hyphens and underscores, starting with a letter or digit.
+_WORKSPACE = r"(?P<workspace>[0-9a-z][0-9a-z_-]*)"
 # Checked in order: a name of the first form also matches the second.
 MANAGED_RG_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("azureml-rg-<workspace>_<guid>", re.compile(rf"^azureml-rg-(?P<workspace>.+)_{_GUID}$", re.IGNORECASE)),
-    ("azureml-<workspace>_<guid>", re.compile(rf"^azureml-(?P<workspace>.+)_{_GUID}$", re.IGNORECASE)),
+    ("azureml-rg-<workspace>_<guid>", re.compile(rf"^azureml-rg-{_WORKSPACE}_{_GUID}$", re.IGNORECASE)),
+    ("azureml-<workspace>_<guid>", re.compile(rf"^azureml-{_WORKSPACE}_{_GUID}$", re.IGNORECASE)),
 )
 
 OPT_OUT_VALUE = "off"
