@@ -1,4 +1,4 @@
-"""Command line: ``python -m remediators classify FILE|- [...]`` and ``python -m remediators role``.
+"""Command line: ``python -m remediators classify FILE|- [...]`` and ``python -m remediators roles``.
 
 Exit status: 0 when every input was classified (broken or not), 2 when an input is not a
 resource or the configuration is invalid, with one line per problem on stderr.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .classify import NotAResource, classify
-from .report import render_text
-from .role import role_definition
+from .report import render_summary, render_text
+from .role import role_definitions
 from .settings import InvalidSettings, load_scope_rules
 
 PROG = "python -m remediators"
@@ -28,28 +28,30 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     classify_cmd.add_argument("--managed", action="store_true", help="treat the resource as in a managed resource group whatever its group's name")
     classify_cmd.add_argument("--format", choices=("json", "text"), default="json",
                               help="json: one JSON object per line per input (default); text: a readable report")
-    commands.add_parser("role", help="print the least-privilege custom role the remediators need, as JSON")
+    commands.add_parser("roles", help="print the least-privilege custom roles the remediators need, as JSON")
     args = parser.parse_args(argv)
 
-    if args.command == "role":
-        print(json.dumps(role_definition(), indent=2))
+    if args.command == "roles":
+        print(json.dumps(role_definitions(), indent=2))
         return 0
     try:
         rules = load_scope_rules()
     except InvalidSettings as error:
         return _fail(f"invalid configuration: {error}")
-    status = 0
-    for index, name in enumerate(args.files):
+    results, status = [], 0
+    for name in args.files:
         try:
-            resource = _read_json(name, stdin or sys.stdin)
-            result = classify(resource, rules, treat_as_managed=args.managed)
+            result = classify(_read_json(name, stdin or sys.stdin), rules, treat_as_managed=args.managed)
         except (NotAResource, InputError) as error:
             status = _fail(f"{name}: {error}")
             continue
+        results.append(result)
         if args.format == "json":
             print(json.dumps(result.to_json(), separators=(",", ":")))
         else:
-            print(("\n" if index else "") + render_text(result))
+            print(render_text(result) + "\n")
+    if args.format == "text" and len(args.files) > 1:
+        print(render_summary(results, refused=len(args.files) - len(results)))
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .classify import Classification
@@ -33,6 +34,20 @@ def render_text(classification: Classification) -> str:
             lines.append(f"         because {reason}")
         lines.append(f"  by hand: {manual_command(plan.resource_id, plan.api_version, plan.body)}")
     return "\n".join(lines)
+
+
+def render_summary(classifications: Sequence[Classification], refused: int = 0) -> str:
+    guarded = [c for c in classifications if c.guarded is not None]
+    broken = [c for c in guarded if c.plan is not None]
+    proposals = [c for c in broken if c.plan is not None and c.plan.proposal_only]
+    parts = [
+        f"{len(classifications)} resource(s): {len(guarded)} guarded, {len(broken)} broken "
+        f"({len(broken) - len(proposals)} with a fix, {len(proposals)} with a proposal for a person), "
+        f"{len(classifications) - len(guarded)} left alone"
+    ]
+    if refused:
+        parts.append(f"{refused} input(s) refused (see errors above)")
+    return "; ".join(parts)
 
 
 def manual_command(resource_id: str, api_version: str, body: dict[str, Any]) -> str:
