@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from .classify import NotAResource, classify
@@ -21,13 +22,27 @@ PROG = "python -m remediators"
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description="Foundry Guard: detect and plan fixes for broken guarded resources.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Foundry Guard: detect and plan fixes for broken guarded resources."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    classify_cmd = commands.add_parser("classify", help="classify ARM resource bodies (GET responses); no calls to Azure")
-    classify_cmd.add_argument("files", nargs="+", metavar="FILE", help="a file holding one resource body, or - for standard input")
-    classify_cmd.add_argument("--managed", action="store_true", help="treat the resource as in a managed resource group whatever its group's name")
-    classify_cmd.add_argument("--format", choices=("json", "text"), default="json",
-                              help="json: one JSON object per line per input (default); text: a readable report")
+    classify_cmd = commands.add_parser(
+        "classify", help="classify ARM resource bodies (GET responses); no calls to Azure"
+    )
+    classify_cmd.add_argument(
+        "files", nargs="+", metavar="FILE", help="a file holding one resource body, or - for standard input"
+    )
+    classify_cmd.add_argument(
+        "--managed",
+        action="store_true",
+        help="treat the resource as in a managed resource group whatever its group's name",
+    )
+    classify_cmd.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="json: one JSON object per line per input (default); text: a readable report",
+    )
     commands.add_parser("roles", help="print the least-privilege custom roles the remediators need, as JSON")
     args = parser.parse_args(argv)
 
@@ -61,7 +76,7 @@ class InputError(ValueError):
 
 def _read_json(name: str, stdin: TextIO) -> object:
     try:
-        text = stdin.read() if name == "-" else open(name, encoding="utf-8").read()
+        text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError as error:

@@ -64,7 +64,11 @@ def classify(
 
     remediator = remediator_for(resource_type or "", lookup(resource, "kind"))
     decision = decide_scope(
-        resource, resource_id, resource_type or "(none)", remediator.guards if remediator else None, rules,
+        resource,
+        resource_id,
+        resource_type or "(none)",
+        remediator.guards if remediator else None,
+        rules,
         treat_as_managed=treat_as_managed,
     )
     if remediator is None or decision.guarded is None:
@@ -78,7 +82,11 @@ def classify(
     )
     findings = tuple(remediator.detect(resource, context))
     return Classification(
-        resource_id.text, resource_type, decision.guarded, decision.reason, findings,
+        resource_id.text,
+        resource_type,
+        decision.guarded,
+        decision.reason,
+        findings,
         merge_plans(resource_id.text, findings),
     )
 
@@ -88,7 +96,9 @@ def _json_type(value: Any) -> str:
         return f"a JSON array of {len(value)} item(s)"
     if value is None:
         return "null"
-    return {bool: "a boolean", str: "a string", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {bool: "a boolean", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _missing_id_hint(resource: Mapping[str, Any]) -> str:

@@ -41,12 +41,16 @@ def parse_resource_id(text: object) -> ResourceId:
     if not text.startswith("/"):
         raise InvalidResourceId(f"{_shorten(text)!r} is not an ARM resource id: it must start with /subscriptions/")
     if any(ch.isspace() or ord(ch) < 0x20 for ch in text):
-        raise InvalidResourceId(f"{_shorten(text)!r} is not an ARM resource id: it contains white space or control characters")
+        raise InvalidResourceId(
+            f"{_shorten(text)!r} is not an ARM resource id: it contains white space or control characters"
+        )
     segments = text.rstrip("/").split("/")[1:]
     if any(segment == "" for segment in segments):
         raise InvalidResourceId(f"{_shorten(text)!r} is not an ARM resource id: it has an empty segment")
     if len(segments) < 2 or segments[0].casefold() != "subscriptions":
-        raise InvalidResourceId(f"{_shorten(text)!r} is not an ARM resource id: it must start with /subscriptions/{{id}}")
+        raise InvalidResourceId(
+            f"{_shorten(text)!r} is not an ARM resource id: it must start with /subscriptions/{{id}}"
+        )
     subscription = segments[1]
     rest = segments[2:]
     resource_group = None

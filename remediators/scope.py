@@ -57,7 +57,8 @@ class ScopePattern:
         segments = tuple(stripped.strip("/").casefold().split("/"))
         if not stripped.startswith("/") or len(segments) < 2 or segments[0] != "subscriptions" or "" in segments:
             raise InvalidScopePattern(
-                f"{text!r} is not a scope pattern: expected /subscriptions/{{id or glob}}[/resourceGroups/{{name or glob}}]"
+                f"{text!r} is not a scope pattern: "
+                "expected /subscriptions/{id or glob}[/resourceGroups/{name or glob}]"
             )
         return cls(stripped, segments)
 
@@ -131,9 +132,10 @@ def decide_scope(
             f"resource group {group!r} is not a workspace's managed resource group, so its settings are "
             "the owner's choice and are never loosened",
         )
-    return ScopeDecision(Guarded.MANAGED_RG, f"resource group {group!r} is a workspace's managed resource group ({form})")
+    return ScopeDecision(
+        Guarded.MANAGED_RG, f"resource group {group!r} is a workspace's managed resource group ({form})"
+    )
 
 
 def parse_scope_patterns(text: str) -> tuple[ScopePattern, ...]:
     return tuple(ScopePattern.parse(item) for item in text.split(",") if item.strip())
-

@@ -22,22 +22,26 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "GUARD_MANAGED_RESOURCE_GROUPS", "",
+        "GUARD_MANAGED_RESOURCE_GROUPS",
+        "",
         "Comma-separated resource-group names or globs (case-insensitive) to treat as workspace managed "
         "resource groups besides the azureml-rg-<workspace>_<guid> and azureml-<workspace>_<guid> forms, "
         "which are always recognised. Name groups of the <workspace resource group><GUID> form here.",
     ),
     Setting(
-        "GUARD_INCLUDE_SCOPES", "",
+        "GUARD_INCLUDE_SCOPES",
+        "",
         "Comma-separated ARM scopes, globs allowed per segment (/subscriptions/*/resourceGroups/prod-*). "
         "When set, only resources under one of them are guarded. Empty: every scope.",
     ),
     Setting(
-        "GUARD_EXCLUDE_SCOPES", "",
+        "GUARD_EXCLUDE_SCOPES",
+        "",
         "Comma-separated ARM scopes, same form as GUARD_INCLUDE_SCOPES, never guarded. Exclude wins over include.",
     ),
     Setting(
-        "GUARD_OPT_OUT_TAG", "foundry-guard",
+        "GUARD_OPT_OUT_TAG",
+        "foundry-guard",
         "Tag name (case-insensitive) whose value off, on a resource, makes Foundry Guard leave it alone.",
     ),
 )

@@ -19,8 +19,15 @@ EXAMPLES = ROOT / "examples" / "broken-managed-rg"
 def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GUARD_")}
     environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "remediators", *args], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, env=environment, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "remediators", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=60,
+    )
 
 
 def test_classify_prints_one_json_object_with_the_contract_fields() -> None:
@@ -34,8 +41,12 @@ def test_classify_prints_one_json_object_with_the_contract_fields() -> None:
     assert finding["kind"] == "local_auth_disabled"
     assert finding["property"] == "properties.disableLocalAuth"
     assert (finding["observed"], finding["expected"], finding["confidence"]) == (True, False, "confirmed")
-    assert finding["plan"] == {"method": "PATCH", "apiVersion": "2026-03-15",
-                               "body": {"properties": {"disableLocalAuth": False}}, "proposalOnly": False}
+    assert finding["plan"] == {
+        "method": "PATCH",
+        "apiVersion": "2026-03-15",
+        "body": {"properties": {"disableLocalAuth": False}},
+        "proposalOnly": False,
+    }
 
 
 def test_healthy_and_unguarded_resources_exit_zero() -> None:
@@ -59,15 +70,18 @@ def test_configuration_comes_from_guard_variables() -> None:
     assert out["guarded"] == "managed-rg"
 
 
-@pytest.mark.parametrize(("stdin", "message"), [
-    ("{not json", "not JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
-    ("", "not JSON: Expecting value at line 1 column 1"),
-    ('[{"id": "/subscriptions/s"}]', "expected one ARM resource (a JSON object), got a JSON array of 1 item(s)"),
-    ('{"name": "ddb1"}', "the resource has no 'id'"),
-    ('{"id": "ddb1"}', "'ddb1' is not an ARM resource id: it must start with /subscriptions/"),
-    ('{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Search"}', "is not an ARM resource id"),
-    ("[" * 100000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("{not json", "not JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+        ("", "not JSON: Expecting value at line 1 column 1"),
+        ('[{"id": "/subscriptions/s"}]', "expected one ARM resource (a JSON object), got a JSON array of 1 item(s)"),
+        ('{"name": "ddb1"}', "the resource has no 'id'"),
+        ('{"id": "ddb1"}', "'ddb1' is not an ARM resource id: it must start with /subscriptions/"),
+        ('{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Search"}', "is not an ARM resource id"),
+        ("[" * 100000, "nested too deeply"),
+    ],
+)
 def test_input_that_is_not_a_resource_exits_2_with_one_line(stdin: str, message: str) -> None:
     done = run("classify", "-", stdin=stdin)
     assert done.returncode == 2
@@ -81,8 +95,10 @@ def test_input_that_is_not_a_resource_exits_2_with_one_line(stdin: str, message:
 def test_unreadable_file_exits_2_with_one_line(tmp_path: Path) -> None:
     binary = tmp_path / "binary.json"
     binary.write_bytes(b"\xff\xfe\x00")
-    for path, message in [(tmp_path / "missing.json", "cannot read: No such file or directory"),
-                          (binary, "not UTF-8 text")]:
+    for path, message in [
+        (tmp_path / "missing.json", "cannot read: No such file or directory"),
+        (binary, "not UTF-8 text"),
+    ]:
         done = run("classify", str(path))
         assert done.returncode == 2
         [line] = done.stderr.splitlines()
@@ -112,7 +128,8 @@ def test_text_report_for_the_demo() -> None:
     assert "proposed fix (needs a person)" in done.stdout
     assert "left alone: resource group 'rg-contoso-prod'" in done.stdout
     assert done.stdout.rstrip().endswith(
-        "5 resource(s): 4 guarded, 4 broken (3 with a fix, 1 with a proposal for a person), 1 left alone")
+        "5 resource(s): 4 guarded, 4 broken (3 with a fix, 1 with a proposal for a person), 1 left alone"
+    )
 
 
 def test_roles_prints_the_committed_role_definitions() -> None:
@@ -122,8 +139,14 @@ def test_roles_prints_the_committed_role_definitions() -> None:
     committed = {p.stem: json.loads(p.read_text()) for p in (ROOT / "infra" / "roles").glob("*.json")}
     assert roles == committed
     assert roles["managed-rg"]["Actions"] == [
-        "Microsoft.DocumentDB/databaseAccounts/read", "Microsoft.DocumentDB/databaseAccounts/write",
-        "Microsoft.Search/searchServices/read", "Microsoft.Search/searchServices/write",
-        "Microsoft.Storage/storageAccounts/read", "Microsoft.Storage/storageAccounts/write"]
+        "Microsoft.DocumentDB/databaseAccounts/read",
+        "Microsoft.DocumentDB/databaseAccounts/write",
+        "Microsoft.Search/searchServices/read",
+        "Microsoft.Search/searchServices/write",
+        "Microsoft.Storage/storageAccounts/read",
+        "Microsoft.Storage/storageAccounts/write",
+    ]
     assert roles["ai-account"]["Actions"] == [
-        "Microsoft.CognitiveServices/accounts/read", "Microsoft.CognitiveServices/accounts/write"]
+        "Microsoft.CognitiveServices/accounts/read",
+        "Microsoft.CognitiveServices/accounts/write",
+    ]

@@ -83,102 +83,158 @@ FIREWALL = "managed_rg_firewall_locked"
 
 BROKEN = [
     # Cosmos DB
-    Case("cosmos local auth disabled",
-         lambda: with_properties(managed(COSMOS_GET), disableLocalAuth=True),
-         [(LOCAL, "properties.disableLocalAuth", "confirmed")],
-         b'{"properties":{"disableLocalAuth":false}}'),
-    Case("cosmos local auth disabled, as Resource Notifications send it (1)",
-         lambda: with_properties(managed(COSMOS_GET), disableLocalAuth=1),
-         [(LOCAL, "properties.disableLocalAuth", "confirmed")],
-         b'{"properties":{"disableLocalAuth":false}}'),
-    Case("cosmos IP rules and VNet filter (Microsoft's PATCH example response)",
-         lambda: managed(COSMOS_PATCH),
-         [(FIREWALL, "properties.ipRules", "suspected"),
-          (FIREWALL, "properties.isVirtualNetworkFilterEnabled", "suspected")],
-         b'{"properties":{"ipRules":[],"isVirtualNetworkFilterEnabled":false}}'),
-    Case("cosmos create-max example: public access Enabled, but IP rules and VNet filter on",
-         lambda: managed(COSMOS_CREATE_MAX),
-         [(FIREWALL, "properties.ipRules", "suspected"),
-          (FIREWALL, "properties.isVirtualNetworkFilterEnabled", "suspected")],
-         b'{"properties":{"ipRules":[],"isVirtualNetworkFilterEnabled":false}}'),
-    Case("cosmos public network access disabled",
-         lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="Disabled"),
-         [(FIREWALL, "properties.publicNetworkAccess", "suspected")],
-         b'{"properties":{"publicNetworkAccess":"Enabled"}}'),
-    Case("cosmos secured by perimeter, 403s in the logs",
-         lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="SecuredByPerimeter"),
-         [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
-         b'{"properties":{"publicNetworkAccess":"Enabled"}}',
-         denials=("CDBDataPlaneRequests StatusCode=403 count=12",)),
+    Case(
+        "cosmos local auth disabled",
+        lambda: with_properties(managed(COSMOS_GET), disableLocalAuth=True),
+        [(LOCAL, "properties.disableLocalAuth", "confirmed")],
+        b'{"properties":{"disableLocalAuth":false}}',
+    ),
+    Case(
+        "cosmos local auth disabled, as Resource Notifications send it (1)",
+        lambda: with_properties(managed(COSMOS_GET), disableLocalAuth=1),
+        [(LOCAL, "properties.disableLocalAuth", "confirmed")],
+        b'{"properties":{"disableLocalAuth":false}}',
+    ),
+    Case(
+        "cosmos IP rules and VNet filter (Microsoft's PATCH example response)",
+        lambda: managed(COSMOS_PATCH),
+        [
+            (FIREWALL, "properties.ipRules", "suspected"),
+            (FIREWALL, "properties.isVirtualNetworkFilterEnabled", "suspected"),
+        ],
+        b'{"properties":{"ipRules":[],"isVirtualNetworkFilterEnabled":false}}',
+    ),
+    Case(
+        "cosmos create-max example: public access Enabled, but IP rules and VNet filter on",
+        lambda: managed(COSMOS_CREATE_MAX),
+        [
+            (FIREWALL, "properties.ipRules", "suspected"),
+            (FIREWALL, "properties.isVirtualNetworkFilterEnabled", "suspected"),
+        ],
+        b'{"properties":{"ipRules":[],"isVirtualNetworkFilterEnabled":false}}',
+    ),
+    Case(
+        "cosmos public network access disabled",
+        lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="Disabled"),
+        [(FIREWALL, "properties.publicNetworkAccess", "suspected")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+    ),
+    Case(
+        "cosmos secured by perimeter, 403s in the logs",
+        lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="SecuredByPerimeter"),
+        [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+        denials=("CDBDataPlaneRequests StatusCode=403 count=12",),
+    ),
     # AI Search
-    Case("search local auth disabled (Microsoft's DisableLocalAuth example)",
-         lambda: managed(SEARCH_DISABLE_LOCAL_AUTH),
-         [(LOCAL, "properties.disableLocalAuth", "confirmed")],
-         b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}}}}'),
-    Case("search local auth disabled, aadOrApiKey restored from the baseline",
-         lambda: managed(SEARCH_DISABLE_LOCAL_AUTH),
-         [(LOCAL, "properties.disableLocalAuth", "confirmed")],
-         b'{"properties":{"disableLocalAuth":false,"authOptions":'
-         b'{"aadOrApiKey":{"aadAuthFailureMode":"http401WithBearerChallenge"}}}}',
-         baseline={"properties.authOptions": example(SEARCH_AUTH_OPTIONS)["properties"]["authOptions"]}),
-    Case("search authOptions null with local auth not disabled",
-         lambda: with_properties(managed(SEARCH_GET), authOptions=None),
-         [(LOCAL, "properties.authOptions", "confirmed")],
-         b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}}}}'),
-    Case("search public access disabled (Microsoft's private-endpoints example)",
-         lambda: managed(SEARCH_PRIVATE_ONLY),
-         [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
-         b'{"properties":{"publicNetworkAccess":"Enabled"}}'),
-    Case("search public access disabled, lower case as older api-versions write it",
-         lambda: with_properties(managed(SEARCH_GET), publicNetworkAccess="disabled"),
-         [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
-         b'{"properties":{"publicNetworkAccess":"Enabled"}}'),
-    Case("search IP rules (Microsoft's custom-IPs example), bypass kept",
-         lambda: managed(SEARCH_IP_RULES),
-         [(FIREWALL, "properties.networkRuleSet.ipRules", "confirmed")],
-         b'{"properties":{"networkRuleSet":{"bypass":"AzureServices","ipRules":[]}}}'),
+    Case(
+        "search local auth disabled (Microsoft's DisableLocalAuth example)",
+        lambda: managed(SEARCH_DISABLE_LOCAL_AUTH),
+        [(LOCAL, "properties.disableLocalAuth", "confirmed")],
+        b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}}}}',
+    ),
+    Case(
+        "search local auth disabled, aadOrApiKey restored from the baseline",
+        lambda: managed(SEARCH_DISABLE_LOCAL_AUTH),
+        [(LOCAL, "properties.disableLocalAuth", "confirmed")],
+        b'{"properties":{"disableLocalAuth":false,"authOptions":'
+        b'{"aadOrApiKey":{"aadAuthFailureMode":"http401WithBearerChallenge"}}}}',
+        baseline={"properties.authOptions": example(SEARCH_AUTH_OPTIONS)["properties"]["authOptions"]},
+    ),
+    Case(
+        "search authOptions null with local auth not disabled",
+        lambda: with_properties(managed(SEARCH_GET), authOptions=None),
+        [(LOCAL, "properties.authOptions", "confirmed")],
+        b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}}}}',
+    ),
+    Case(
+        "search public access disabled (Microsoft's private-endpoints example)",
+        lambda: managed(SEARCH_PRIVATE_ONLY),
+        [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+    ),
+    Case(
+        "search public access disabled, lower case as older api-versions write it",
+        lambda: with_properties(managed(SEARCH_GET), publicNetworkAccess="disabled"),
+        [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+    ),
+    Case(
+        "search IP rules (Microsoft's custom-IPs example), bypass kept",
+        lambda: managed(SEARCH_IP_RULES),
+        [(FIREWALL, "properties.networkRuleSet.ipRules", "confirmed")],
+        b'{"properties":{"networkRuleSet":{"bypass":"AzureServices","ipRules":[]}}}',
+    ),
     # Storage
-    Case("storage shared-key access disabled",
-         lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=False),
-         [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
-         b'{"properties":{"allowSharedKeyAccess":true}}'),
-    Case("storage shared-key access disabled, as Resource Notifications send it (0)",
-         lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=0),
-         [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
-         b'{"properties":{"allowSharedKeyAccess":true}}'),
-    Case("storage public access disabled (Microsoft's example)",
-         lambda: managed(STORAGE_PUBLIC_DISABLED),
-         [(FIREWALL, "properties.publicNetworkAccess", "suspected")],
-         b'{"properties":{"publicNetworkAccess":"Enabled"}}'),
-    Case("storage firewall denies without the AzureServices bypass; rules kept",
-         lambda: with_properties(managed(STORAGE_GET),
-                                 networkAcls=storage_acls(defaultAction="Deny", bypass="Logging, Metrics")),
-         [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
-         json.dumps({"properties": {"networkAcls": {
-             "defaultAction": "Deny", "ipRules": [],
-             "resourceAccessRules": example(STORAGE_GET)["properties"]["networkAcls"]["resourceAccessRules"],
-             "virtualNetworkRules": [], "bypass": "Logging, Metrics, AzureServices"}}},
-             separators=(",", ":")).encode()),
-    Case("storage firewall denies with bypass None",
-         lambda: with_properties(managed(STORAGE_GET), networkAcls={"defaultAction": "deny", "bypass": "None"}),
-         [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
-         b'{"properties":{"networkAcls":{"defaultAction":"deny","bypass":"AzureServices"}}}'),
+    Case(
+        "storage shared-key access disabled",
+        lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=False),
+        [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
+        b'{"properties":{"allowSharedKeyAccess":true}}',
+    ),
+    Case(
+        "storage shared-key access disabled, as Resource Notifications send it (0)",
+        lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=0),
+        [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
+        b'{"properties":{"allowSharedKeyAccess":true}}',
+    ),
+    Case(
+        "storage public access disabled (Microsoft's example)",
+        lambda: managed(STORAGE_PUBLIC_DISABLED),
+        [(FIREWALL, "properties.publicNetworkAccess", "suspected")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+    ),
+    Case(
+        "storage firewall denies without the AzureServices bypass; rules kept",
+        lambda: with_properties(
+            managed(STORAGE_GET), networkAcls=storage_acls(defaultAction="Deny", bypass="Logging, Metrics")
+        ),
+        [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
+        json.dumps(
+            {
+                "properties": {
+                    "networkAcls": {
+                        "defaultAction": "Deny",
+                        "ipRules": [],
+                        "resourceAccessRules": example(STORAGE_GET)["properties"]["networkAcls"]["resourceAccessRules"],
+                        "virtualNetworkRules": [],
+                        "bypass": "Logging, Metrics, AzureServices",
+                    }
+                }
+            },
+            separators=(",", ":"),
+        ).encode(),
+    ),
+    Case(
+        "storage firewall denies with bypass None",
+        lambda: with_properties(managed(STORAGE_GET), networkAcls={"defaultAction": "deny", "bypass": "None"}),
+        [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
+        b'{"properties":{"networkAcls":{"defaultAction":"deny","bypass":"AzureServices"}}}',
+    ),
     # AI accounts
-    Case("openai outbound restriction removed, list restored from the baseline",
-         lambda: with_properties(ai_account("OpenAI"), restrictOutboundNetworkAccess=False, allowedFqdnList=[]),
-         [("outbound_restriction_removed", "properties.restrictOutboundNetworkAccess", "confirmed")],
-         b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}',
-         population=Guarded.AI_ACCOUNT, baseline={"properties.allowedFqdnList": ["microsoft.com"]}),
-    Case("aiservices outbound restriction removed, no baseline: proposal with the account's own list",
-         lambda: with_properties(ai_account("AIServices"), restrictOutboundNetworkAccess=False),
-         [("outbound_restriction_removed", "properties.restrictOutboundNetworkAccess", "confirmed")],
-         b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}',
-         population=Guarded.AI_ACCOUNT),
-    Case("openai allowlist grew since the baseline",
-         lambda: with_properties(ai_account("OpenAI"), allowedFqdnList=["microsoft.com", "exfil.example.net"]),
-         [("outbound_allowlist_drift", "properties.allowedFqdnList", "confirmed")],
-         b'{"properties":{"allowedFqdnList":["microsoft.com"]}}',
-         population=Guarded.AI_ACCOUNT, baseline={"properties.allowedFqdnList": ["microsoft.com"]}),
+    Case(
+        "openai outbound restriction removed, list restored from the baseline",
+        lambda: with_properties(ai_account("OpenAI"), restrictOutboundNetworkAccess=False, allowedFqdnList=[]),
+        [("outbound_restriction_removed", "properties.restrictOutboundNetworkAccess", "confirmed")],
+        b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}',
+        population=Guarded.AI_ACCOUNT,
+        baseline={"properties.allowedFqdnList": ["microsoft.com"]},
+    ),
+    Case(
+        "aiservices outbound restriction removed, no baseline: proposal with the account's own list",
+        lambda: with_properties(ai_account("AIServices"), restrictOutboundNetworkAccess=False),
+        [("outbound_restriction_removed", "properties.restrictOutboundNetworkAccess", "confirmed")],
+        b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}',
+        population=Guarded.AI_ACCOUNT,
+    ),
+    Case(
+        "openai allowlist grew since the baseline",
+        lambda: with_properties(ai_account("OpenAI"), allowedFqdnList=["microsoft.com", "exfil.example.net"]),
+        [("outbound_allowlist_drift", "properties.allowedFqdnList", "confirmed")],
+        b'{"properties":{"allowedFqdnList":["microsoft.com"]}}',
+        population=Guarded.AI_ACCOUNT,
+        baseline={"properties.allowedFqdnList": ["microsoft.com"]},
+    ),
 ]
 
 
@@ -223,13 +279,15 @@ HEALTHY = {
     "search aadOrApiKey, disableLocalAuth absent": lambda: managed(SEARCH_AUTH_OPTIONS),
     "storage get (allowSharedKeyAccess null)": lambda: managed(STORAGE_GET),
     "storage update": lambda: managed(STORAGE_UPDATE),
-    "storage firewall on with AzureServices bypass (the platform default)":
-        lambda: with_properties(managed(STORAGE_GET), networkAcls=storage_acls(defaultAction="Deny")),
+    "storage firewall on with AzureServices bypass (the platform default)": lambda: with_properties(
+        managed(STORAGE_GET), networkAcls=storage_acls(defaultAction="Deny")
+    ),
     "cosmos in the azureml-<ws>_<GUID> form": lambda: in_group(example(COSMOS_GET), MANAGED_RG_SHORT_FORM),
     "openai restricted": lambda: ai_account("OpenAI"),
     "aiservices restricted": lambda: ai_account("AIServices"),
-    "openai restricted, list equal to the baseline but for case and trailing dot":
-        lambda: with_properties(ai_account("OpenAI"), allowedFqdnList=["Microsoft.COM."]),
+    "openai restricted, list equal to the baseline but for case and trailing dot": lambda: with_properties(
+        ai_account("OpenAI"), allowedFqdnList=["Microsoft.COM."]
+    ),
 }
 
 
@@ -249,18 +307,20 @@ NEVER = {
     "ordinary search, public access disabled": lambda: ordinary(SEARCH_PRIVATE_ONLY),
     "ordinary search, IP rules": lambda: ordinary(SEARCH_IP_RULES),
     "ordinary cosmos, IP rules and VNet filter": lambda: ordinary(COSMOS_PATCH),
-    "ordinary cosmos, local auth disabled":
-        lambda: with_properties(ordinary(COSMOS_GET), disableLocalAuth=True, publicNetworkAccess="Disabled"),
+    "ordinary cosmos, local auth disabled": lambda: with_properties(
+        ordinary(COSMOS_GET), disableLocalAuth=True, publicNetworkAccess="Disabled"
+    ),
     "ordinary storage, public access disabled": lambda: ordinary(STORAGE_PUBLIC_DISABLED),
     "ordinary storage, shared key disabled": lambda: with_properties(ordinary(STORAGE_GET), allowSharedKeyAccess=False),
-    "group that merely ends in a GUID (<rg><GUID> form, not configured)":
-        lambda: with_properties(in_group(example(COSMOS_GET), "rg-contoso5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c"),
-                                disableLocalAuth=True),
+    "group that merely ends in a GUID (<rg><GUID> form, not configured)": lambda: with_properties(
+        in_group(example(COSMOS_GET), "rg-contoso5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c"), disableLocalAuth=True
+    ),
     "cognitive services of kind Emotion, unrestricted": lambda: example(COGNITIVE_GET),
     "cognitive services of kind Bing.Search": lambda: example(COGNITIVE_UPDATE),
     "cognitive services of kind Emotion (create example)": lambda: example(COGNITIVE_CREATE, "201"),
-    "cognitive services of kind Emotion in a managed group":
-        lambda: with_properties(in_group(example(COGNITIVE_GET), MANAGED_RG), restrictOutboundNetworkAccess=False),
+    "cognitive services of kind Emotion in a managed group": lambda: with_properties(
+        in_group(example(COGNITIVE_GET), MANAGED_RG), restrictOutboundNetworkAccess=False
+    ),
 }
 
 
@@ -297,11 +357,15 @@ def test_no_drift_finding_without_a_baseline() -> None:
 
 
 def test_several_breakages_on_one_resource_merge_into_one_patch() -> None:
-    search = with_properties(managed(SEARCH_IP_RULES), disableLocalAuth=True, authOptions=None,
-                             publicNetworkAccess="Disabled")
+    search = with_properties(
+        managed(SEARCH_IP_RULES), disableLocalAuth=True, authOptions=None, publicNetworkAccess="Disabled"
+    )
     result = classify(search, RULES)
     assert [f.property for f in result.findings] == [
-        "properties.disableLocalAuth", "properties.publicNetworkAccess", "properties.networkRuleSet.ipRules"]
+        "properties.disableLocalAuth",
+        "properties.publicNetworkAccess",
+        "properties.networkRuleSet.ipRules",
+    ]
     assert result.plan is not None
     assert result.plan.body_bytes() == (
         b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}},'
@@ -321,8 +385,9 @@ def test_property_names_in_any_case_are_read() -> None:
 
 @pytest.mark.parametrize("value", ["yes", {}, [], 2, "", "Unknown"])
 def test_values_that_are_not_understood_never_loosen(value: Any) -> None:
-    cosmos = with_properties(managed(COSMOS_GET), disableLocalAuth=value, publicNetworkAccess=value,
-                             isVirtualNetworkFilterEnabled=value)
+    cosmos = with_properties(
+        managed(COSMOS_GET), disableLocalAuth=value, publicNetworkAccess=value, isVirtualNetworkFilterEnabled=value
+    )
     storage = with_properties(managed(STORAGE_GET), allowSharedKeyAccess=value)
     assert classify(cosmos, RULES).findings == ()
     assert classify(storage, RULES).findings == ()

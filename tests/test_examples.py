@@ -30,16 +30,23 @@ from tests.payloads import (
 EXAMPLES = Path(__file__).parent.parent / "examples" / "broken-managed-rg"
 
 DERIVATIONS: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
-    "cosmos-db.json": (lambda: with_properties(in_group(example(COSMOS_GET), MANAGED_RG), disableLocalAuth=True),
-                       ["local_auth_disabled"]),
-    "ai-search.json": (lambda: in_group(example(SEARCH_PRIVATE_ONLY), MANAGED_RG),
-                       ["managed_rg_firewall_locked"]),
-    "storage.json": (lambda: with_properties(in_group(example(STORAGE_UPDATE), MANAGED_RG), allowSharedKeyAccess=False),
-                     ["local_auth_disabled"]),
-    "openai.json": (lambda: with_properties(ai_account("OpenAI"), restrictOutboundNetworkAccess=False),
-                    ["outbound_restriction_removed"]),
-    "ordinary-cosmos-db.json": (lambda: with_properties(in_group(example(COSMOS_GET), ORDINARY_RG),
-                                                        disableLocalAuth=True), []),
+    "cosmos-db.json": (
+        lambda: with_properties(in_group(example(COSMOS_GET), MANAGED_RG), disableLocalAuth=True),
+        ["local_auth_disabled"],
+    ),
+    "ai-search.json": (lambda: in_group(example(SEARCH_PRIVATE_ONLY), MANAGED_RG), ["managed_rg_firewall_locked"]),
+    "storage.json": (
+        lambda: with_properties(in_group(example(STORAGE_UPDATE), MANAGED_RG), allowSharedKeyAccess=False),
+        ["local_auth_disabled"],
+    ),
+    "openai.json": (
+        lambda: with_properties(ai_account("OpenAI"), restrictOutboundNetworkAccess=False),
+        ["outbound_restriction_removed"],
+    ),
+    "ordinary-cosmos-db.json": (
+        lambda: with_properties(in_group(example(COSMOS_GET), ORDINARY_RG), disableLocalAuth=True),
+        [],
+    ),
 }
 
 

@@ -23,15 +23,46 @@ json_values = st.recursive(
 )
 
 # Values a guarded property might plausibly hold, plus arbitrary JSON.
-plausible = st.sampled_from([
-    True, False, 1, 0, "true", "False", None, "Enabled", "Disabled", "disabled", "SecuredByPerimeter",
-    "Deny", "Allow", "AzureServices", "Logging, Metrics", "None", [], [{"value": "10.0.0.1"}],
-    ["microsoft.com"], ["microsoft.com", "exfil.example.net"], {"apiKeyOnly": {}},
-]) | json_values
+plausible = (
+    st.sampled_from(
+        [
+            True,
+            False,
+            1,
+            0,
+            "true",
+            "False",
+            None,
+            "Enabled",
+            "Disabled",
+            "disabled",
+            "SecuredByPerimeter",
+            "Deny",
+            "Allow",
+            "AzureServices",
+            "Logging, Metrics",
+            "None",
+            [],
+            [{"value": "10.0.0.1"}],
+            ["microsoft.com"],
+            ["microsoft.com", "exfil.example.net"],
+            {"apiKeyOnly": {}},
+        ]
+    )
+    | json_values
+)
 
 PROPERTY_NAMES = [
-    "disableLocalAuth", "publicNetworkAccess", "ipRules", "isVirtualNetworkFilterEnabled", "authOptions",
-    "networkRuleSet", "allowSharedKeyAccess", "networkAcls", "restrictOutboundNetworkAccess", "allowedFqdnList",
+    "disableLocalAuth",
+    "publicNetworkAccess",
+    "ipRules",
+    "isVirtualNetworkFilterEnabled",
+    "authOptions",
+    "networkRuleSet",
+    "allowSharedKeyAccess",
+    "networkAcls",
+    "restrictOutboundNetworkAccess",
+    "allowedFqdnList",
 ]
 properties = st.dictionaries(st.sampled_from(PROPERTY_NAMES), plausible, max_size=6) | st.fixed_dictionaries(
     {},
@@ -44,29 +75,48 @@ properties = st.dictionaries(st.sampled_from(PROPERTY_NAMES), plausible, max_siz
     },
 )
 
-segment = st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-                  min_size=1, max_size=12)
-resource_groups = st.sampled_from([MANAGED_RG, MANAGED_RG_SHORT_FORM, ORDINARY_RG,
-                                   "rg5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c", "azureml-rg-ws"]) | segment
-resource_types = st.sampled_from([
-    "Microsoft.DocumentDB/databaseAccounts", "Microsoft.Search/searchServices",
-    "Microsoft.Storage/storageAccounts", "Microsoft.CognitiveServices/accounts",
-    "microsoft.search/SEARCHSERVICES", "Microsoft.KeyVault/vaults",
-])
+segment = st.text(
+    st.characters(blacklist_characters="/", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=12,
+)
+resource_groups = (
+    st.sampled_from(
+        [MANAGED_RG, MANAGED_RG_SHORT_FORM, ORDINARY_RG, "rg5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c", "azureml-rg-ws"]
+    )
+    | segment
+)
+resource_types = st.sampled_from(
+    [
+        "Microsoft.DocumentDB/databaseAccounts",
+        "Microsoft.Search/searchServices",
+        "Microsoft.Storage/storageAccounts",
+        "Microsoft.CognitiveServices/accounts",
+        "microsoft.search/SEARCHSERVICES",
+        "Microsoft.KeyVault/vaults",
+    ]
+)
 kinds = st.sampled_from(["OpenAI", "AIServices", "openai", "Emotion", "GlobalDocumentDB", None]) | json_values
 
 
 @st.composite
 def resources(draw: st.DrawFn) -> dict[str, Any]:
     subscription = draw(st.sampled_from(["subid", "{subscription-id}", "00000000-1111-2222-3333-444444444444"]))
-    resource_id = (f"/subscriptions/{subscription}/resourceGroups/{draw(resource_groups)}"
-                   f"/providers/{draw(resource_types)}/{draw(segment)}")
+    resource_id = (
+        f"/subscriptions/{subscription}/resourceGroups/{draw(resource_groups)}"
+        f"/providers/{draw(resource_types)}/{draw(segment)}"
+    )
     resource: dict[str, Any] = {"id": resource_id, "properties": draw(properties)}
     if draw(st.booleans()):
         resource["kind"] = draw(kinds)
     if draw(st.booleans()):
-        resource["tags"] = draw(st.dictionaries(st.sampled_from(["foundry-guard", "Foundry-Guard", "env"]),
-                                                st.sampled_from(["off", "OFF", "on", "prod"]), max_size=2))
+        resource["tags"] = draw(
+            st.dictionaries(
+                st.sampled_from(["foundry-guard", "Foundry-Guard", "env"]),
+                st.sampled_from(["off", "OFF", "on", "prod"]),
+                max_size=2,
+            )
+        )
     return resource
 
 
@@ -100,8 +150,9 @@ def test_any_object_is_classified_or_refused_with_a_reason(value: dict[str, Any]
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(resources(), baselines_for)
-def test_detect_never_raises_and_never_loosens_outside_a_managed_group(resource: dict[str, Any],
-                                                                         recorded: list[str] | None) -> None:
+def test_detect_never_raises_and_never_loosens_outside_a_managed_group(
+    resource: dict[str, Any], recorded: list[str] | None
+) -> None:
     result = _classify(resource, recorded)
     group = resource["id"].split("/")[4]
     if managed_resource_group_form(group, RULES) is not None:
@@ -114,8 +165,11 @@ def test_detect_never_raises_and_never_loosens_outside_a_managed_group(resource:
         assert changed.get("restrictOutboundNetworkAccess", True) is True
         allowed = {fqdn.casefold() for fqdn in changed.get("allowedFqdnList", [])}
         current = resource["properties"].get("allowedFqdnList")
-        known = {f.casefold() for f in (recorded or []) + (current if isinstance(current, list) else [])
-                 if isinstance(f, str)}
+        known = {
+            f.casefold()
+            for f in (recorded or []) + (current if isinstance(current, list) else [])
+            if isinstance(f, str)
+        }
         assert allowed <= known, "a plan never adds an endpoint nobody recorded"
 
 
@@ -130,8 +184,12 @@ def test_every_plan_once_applied_leaves_nothing_to_fix(resource: dict[str, Any],
 
 
 PATCHABLE = {
-    "Microsoft.DocumentDB/databaseAccounts": {"disableLocalAuth", "publicNetworkAccess", "ipRules",
-                                              "isVirtualNetworkFilterEnabled"},
+    "Microsoft.DocumentDB/databaseAccounts": {
+        "disableLocalAuth",
+        "publicNetworkAccess",
+        "ipRules",
+        "isVirtualNetworkFilterEnabled",
+    },
     "Microsoft.Search/searchServices": {"disableLocalAuth", "authOptions", "publicNetworkAccess", "networkRuleSet"},
     "Microsoft.Storage/storageAccounts": {"allowSharedKeyAccess", "publicNetworkAccess", "networkAcls"},
     "Microsoft.CognitiveServices/accounts": {"restrictOutboundNetworkAccess", "allowedFqdnList"},

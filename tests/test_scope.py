@@ -14,33 +14,42 @@ from tests.payloads import COSMOS_GET, MANAGED_RG, ai_account, example, in_group
 GUID = "fc12d3b8-b1e4-44e1-a461-cf28bb2fc418"
 
 
-@pytest.mark.parametrize(("group", "form"), [
-    (f"azureml-rg-contoso-ws_{GUID}", "azureml-rg-<workspace>_<guid>"),
-    (f"AzureML-RG-Contoso_WS_{GUID.upper()}", "azureml-rg-<workspace>_<guid>"),  # names compare case-insensitively
-    (f"azureml-contoso-ws_{GUID}", "azureml-<workspace>_<guid>"),
-    # Seen in an azure-ai-ml sample: the workspace part may itself look like a GUID.
-    ("azureml-rg-df3c88f9-907c-4b17-89a1_34ea597f-d69c-4d70-92da-87400e100a2a", "azureml-rg-<workspace>_<guid>"),
-])
+@pytest.mark.parametrize(
+    ("group", "form"),
+    [
+        (f"azureml-rg-contoso-ws_{GUID}", "azureml-rg-<workspace>_<guid>"),
+        (f"AzureML-RG-Contoso_WS_{GUID.upper()}", "azureml-rg-<workspace>_<guid>"),  # names compare case-insensitively
+        (f"azureml-contoso-ws_{GUID}", "azureml-<workspace>_<guid>"),
+        # Seen in an azure-ai-ml sample: the workspace part may itself look like a GUID.
+        ("azureml-rg-df3c88f9-907c-4b17-89a1_34ea597f-d69c-4d70-92da-87400e100a2a", "azureml-rg-<workspace>_<guid>"),
+    ],
+)
 def test_platform_forms_are_recognised(group: str, form: str) -> None:
     assert managed_resource_group_form(group, ScopeRules()) == form
 
 
-@pytest.mark.parametrize("group", [
-    f"rg-ml{GUID}",  # the <workspace rg><GUID> form: only when configured
-    "azureml-rg-contoso-ws",  # no GUID
-    f"azureml-_{GUID}",  # no workspace name
-    f"azureml-rg-my.ws_{GUID}",  # not a workspace name
-    f"azureml-rg-contoso-ws_{GUID}-copy",
-    f"my-azureml-rg-contoso_{GUID}",
-    f"azureml-rg-contoso_{GUID[:-1]}",
-])
+@pytest.mark.parametrize(
+    "group",
+    [
+        f"rg-ml{GUID}",  # the <workspace rg><GUID> form: only when configured
+        "azureml-rg-contoso-ws",  # no GUID
+        f"azureml-_{GUID}",  # no workspace name
+        f"azureml-rg-my.ws_{GUID}",  # not a workspace name
+        f"azureml-rg-contoso-ws_{GUID}-copy",
+        f"my-azureml-rg-contoso_{GUID}",
+        f"azureml-rg-contoso_{GUID[:-1]}",
+    ],
+)
 def test_other_groups_are_not_managed(group: str) -> None:
     assert managed_resource_group_form(group, ScopeRules()) is None
 
 
 def test_configured_groups_and_globs_are_managed() -> None:
     rules = load_scope_rules({"GUARD_MANAGED_RESOURCE_GROUPS": f" rg-ml{GUID} , ws-prod-rg* "})
-    assert managed_resource_group_form(f"RG-ML{GUID.upper()}", rules) == f"GUARD_MANAGED_RESOURCE_GROUPS entry 'rg-ml{GUID}'"
+    assert (
+        managed_resource_group_form(f"RG-ML{GUID.upper()}", rules)
+        == f"GUARD_MANAGED_RESOURCE_GROUPS entry 'rg-ml{GUID}'"
+    )
     assert managed_resource_group_form(f"ws-prod-rg{GUID}", rules) is not None
     assert managed_resource_group_form("ws-dev-rg", rules) is None
 
@@ -52,10 +61,12 @@ def broken_cosmos(group: str = MANAGED_RG, **tags: str) -> dict:
 
 
 def test_exclude_wins_over_include() -> None:
-    rules = load_scope_rules({
-        "GUARD_INCLUDE_SCOPES": "/subscriptions/subid",
-        "GUARD_EXCLUDE_SCOPES": f"/subscriptions/*/resourceGroups/{MANAGED_RG[:12]}*",
-    })
+    rules = load_scope_rules(
+        {
+            "GUARD_INCLUDE_SCOPES": "/subscriptions/subid",
+            "GUARD_EXCLUDE_SCOPES": f"/subscriptions/*/resourceGroups/{MANAGED_RG[:12]}*",
+        }
+    )
     result = classify(broken_cosmos(), rules)
     assert result.guarded is None and result.findings == ()
     assert result.reason.startswith("excluded by GUARD_EXCLUDE_SCOPES")
@@ -63,7 +74,9 @@ def test_exclude_wins_over_include() -> None:
 
 def test_include_limits_scope() -> None:
     outside = load_scope_rules({"GUARD_INCLUDE_SCOPES": "/subscriptions/other-sub"})
-    inside = load_scope_rules({"GUARD_INCLUDE_SCOPES": "/subscriptions/other-sub, /SUBSCRIPTIONS/SubID/resourceGroups/*"})
+    inside = load_scope_rules(
+        {"GUARD_INCLUDE_SCOPES": "/subscriptions/other-sub, /SUBSCRIPTIONS/SubID/resourceGroups/*"}
+    )
     assert classify(broken_cosmos(), outside).reason == "outside every GUARD_INCLUDE_SCOPES entry"
     assert classify(broken_cosmos(), inside).guarded is Guarded.MANAGED_RG
 

@@ -38,21 +38,43 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
     if as_bool(restrict) is not True:
         observed = None if restrict is MISSING else restrict  # absent reads as null
         if recorded is not None:
-            return [found(BreakageKind.OUTBOUND_RESTRICTION_REMOVED, "restrictOutboundNetworkAccess",
-                          observed, True, why=f"{REMOVED_WHY}; allowedFqdnList from the {_describe(context)}",
-                          patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": recorded})]
-        return [found(BreakageKind.OUTBOUND_RESTRICTION_REMOVED, "restrictOutboundNetworkAccess",
-                      observed, True, why=REMOVED_WHY,
-                      patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": current or []},
-                      proposal_only=True, reason=NO_BASELINE)]
+            return [
+                found(
+                    BreakageKind.OUTBOUND_RESTRICTION_REMOVED,
+                    "restrictOutboundNetworkAccess",
+                    observed,
+                    True,
+                    why=f"{REMOVED_WHY}; allowedFqdnList from the {_describe(context)}",
+                    patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": recorded},
+                )
+            ]
+        return [
+            found(
+                BreakageKind.OUTBOUND_RESTRICTION_REMOVED,
+                "restrictOutboundNetworkAccess",
+                observed,
+                True,
+                why=REMOVED_WHY,
+                patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": current or []},
+                proposal_only=True,
+                reason=NO_BASELINE,
+            )
+        ]
 
     if recorded is not None and _normalised(current or []) != _normalised(recorded):
         added = sorted(_normalised(current or []) - _normalised(recorded))
         removed = sorted(_normalised(recorded) - _normalised(current or []))
         why = f"{DRIFT_WHY}; added {added or 'nothing'}, removed {removed or 'nothing'} since the {_describe(context)}"
-        return [found(BreakageKind.OUTBOUND_ALLOWLIST_DRIFT, "allowedFqdnList",
-                      lookup(properties, "allowedFqdnList"), recorded, why=why,
-                      patch={"allowedFqdnList": recorded})]
+        return [
+            found(
+                BreakageKind.OUTBOUND_ALLOWLIST_DRIFT,
+                "allowedFqdnList",
+                lookup(properties, "allowedFqdnList"),
+                recorded,
+                why=why,
+                patch={"allowedFqdnList": recorded},
+            )
+        ]
     return []
 
 

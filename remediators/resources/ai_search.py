@@ -24,8 +24,7 @@ DEFAULT_AUTH_OPTIONS: dict[str, Any] = {"apiKeyOnly": {}}
 AUTH_OPTION_NAMES = ("apiKeyOnly", "aadOrApiKey")
 
 LOCAL_AUTH_WHY = (
-    "the workspace calls its managed AI Search with API keys; with local auth disabled every "
-    "call is refused"
+    "the workspace calls its managed AI Search with API keys; with local auth disabled every call is refused"
 )
 FIREWALL_WHY = (
     "the workspace reaches its managed AI Search over the public endpoint; with the firewall "
@@ -44,25 +43,48 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
     disable_local_auth = lookup(properties, "disableLocalAuth")
     current_auth_options = lookup(properties, "authOptions")
     if as_bool(disable_local_auth) is True:
-        findings.append(found(BreakageKind.LOCAL_AUTH_DISABLED, "disableLocalAuth", disable_local_auth,
-                              False, why=local_auth_why, patch=local_auth_patch))
+        findings.append(
+            found(
+                BreakageKind.LOCAL_AUTH_DISABLED,
+                "disableLocalAuth",
+                disable_local_auth,
+                False,
+                why=local_auth_why,
+                patch=local_auth_patch,
+            )
+        )
     elif current_auth_options is None and current_auth_options is not MISSING:
         # Present but null: no API key is accepted. Absent says nothing (older api-versions omit it).
-        findings.append(found(BreakageKind.LOCAL_AUTH_DISABLED, "authOptions", None, auth_options,
-                              why=local_auth_why, patch=local_auth_patch))
+        findings.append(
+            found(
+                BreakageKind.LOCAL_AUTH_DISABLED,
+                "authOptions",
+                None,
+                auth_options,
+                why=local_auth_why,
+                patch=local_auth_patch,
+            )
+        )
 
     firewall = partial(found, BreakageKind.MANAGED_RG_FIREWALL_LOCKED, why=FIREWALL_WHY)
     public_access = lookup(properties, "publicNetworkAccess")
     if public_access_closed(public_access):
-        findings.append(firewall("publicNetworkAccess", public_access, "Enabled",
-                                 patch={"publicNetworkAccess": "Enabled"}))
+        findings.append(
+            firewall("publicNetworkAccess", public_access, "Enabled", patch={"publicNetworkAccess": "Enabled"})
+        )
     network_rule_set = lookup(properties, "networkRuleSet")
     ip_rules = as_list(lookup(network_rule_set, "ipRules"))
     if ip_rules:
         # networkRuleSet is sent whole with only ipRules emptied, so its bypass survives whether
         # the service merges or replaces the nested object.
-        findings.append(firewall("networkRuleSet.ipRules", ip_rules, [],
-                                 patch={"networkRuleSet": replaced(network_rule_set, "ipRules", [])}))
+        findings.append(
+            firewall(
+                "networkRuleSet.ipRules",
+                ip_rules,
+                [],
+                patch={"networkRuleSet": replaced(network_rule_set, "ipRules", [])},
+            )
+        )
     return findings
 
 
@@ -70,8 +92,12 @@ def _auth_options_to_restore(context: Context) -> tuple[dict[str, Any], str]:
     """The recorded ``authOptions`` if the baseline holds a well-formed one, else the platform's."""
     if context.baseline is not None:
         recorded = context.baseline.get("properties.authOptions")
-        if (isinstance(recorded, dict) and len(recorded) == 1
-                and next(iter(recorded)) in AUTH_OPTION_NAMES and isinstance(next(iter(recorded.values())), dict)):
+        if (
+            isinstance(recorded, dict)
+            and len(recorded) == 1
+            and next(iter(recorded)) in AUTH_OPTION_NAMES
+            and isinstance(next(iter(recorded.values())), dict)
+        ):
             return recorded, context.baseline.describe()
     return dict(DEFAULT_AUTH_OPTIONS), "the platform default (apiKeyOnly)"
 

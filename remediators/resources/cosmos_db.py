@@ -38,27 +38,40 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
 
     disable_local_auth = lookup(properties, "disableLocalAuth")
     if as_bool(disable_local_auth) is True:
-        findings.append(found(
-            BreakageKind.LOCAL_AUTH_DISABLED, "disableLocalAuth", disable_local_auth, False,
-            confidence=Confidence.CONFIRMED, why=LOCAL_AUTH_WHY, patch={"disableLocalAuth": False},
-        ))
+        findings.append(
+            found(
+                BreakageKind.LOCAL_AUTH_DISABLED,
+                "disableLocalAuth",
+                disable_local_auth,
+                False,
+                confidence=Confidence.CONFIRMED,
+                why=LOCAL_AUTH_WHY,
+                patch={"disableLocalAuth": False},
+            )
+        )
 
     firewall = partial(
-        found, BreakageKind.MANAGED_RG_FIREWALL_LOCKED, confidence=confidence_from_logs(context),
+        found,
+        BreakageKind.MANAGED_RG_FIREWALL_LOCKED,
+        confidence=confidence_from_logs(context),
         why=FIREWALL_WHY if context.access_denials else f"{FIREWALL_WHY}; {SUSPECTED_WHY}",
     )
     public_access = lookup(properties, "publicNetworkAccess")
     if public_access_closed(public_access):
-        findings.append(firewall("publicNetworkAccess", public_access, "Enabled",
-                                 patch={"publicNetworkAccess": "Enabled"}))
+        findings.append(
+            firewall("publicNetworkAccess", public_access, "Enabled", patch={"publicNetworkAccess": "Enabled"})
+        )
     ip_rules = as_list(lookup(properties, "ipRules"))
     if ip_rules:
         findings.append(firewall("ipRules", ip_rules, [], patch={"ipRules": []}))
     vnet_filter = lookup(properties, "isVirtualNetworkFilterEnabled")
     if as_bool(vnet_filter) is True:
         # Turning the filter off is enough: the rules stay where a person can still see them.
-        findings.append(firewall("isVirtualNetworkFilterEnabled", vnet_filter, False,
-                                 patch={"isVirtualNetworkFilterEnabled": False}))
+        findings.append(
+            firewall(
+                "isVirtualNetworkFilterEnabled", vnet_filter, False, patch={"isVirtualNetworkFilterEnabled": False}
+            )
+        )
     return findings
 
 

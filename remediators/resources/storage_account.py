@@ -38,19 +38,29 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
 
     shared_key = lookup(properties, "allowSharedKeyAccess")
     if as_bool(shared_key) is False:  # null means allowed
-        findings.append(found(
-            BreakageKind.LOCAL_AUTH_DISABLED, "allowSharedKeyAccess", shared_key, True,
-            confidence=Confidence.CONFIRMED, why=LOCAL_AUTH_WHY, patch={"allowSharedKeyAccess": True},
-        ))
+        findings.append(
+            found(
+                BreakageKind.LOCAL_AUTH_DISABLED,
+                "allowSharedKeyAccess",
+                shared_key,
+                True,
+                confidence=Confidence.CONFIRMED,
+                why=LOCAL_AUTH_WHY,
+                patch={"allowSharedKeyAccess": True},
+            )
+        )
 
     firewall = partial(
-        found, BreakageKind.MANAGED_RG_FIREWALL_LOCKED, confidence=confidence_from_logs(context),
+        found,
+        BreakageKind.MANAGED_RG_FIREWALL_LOCKED,
+        confidence=confidence_from_logs(context),
         why=FIREWALL_WHY if context.access_denials else f"{FIREWALL_WHY}; {SUSPECTED_WHY}",
     )
     public_access = lookup(properties, "publicNetworkAccess")
     if public_access_closed(public_access):
-        findings.append(firewall("publicNetworkAccess", public_access, "Enabled",
-                                 patch={"publicNetworkAccess": "Enabled"}))
+        findings.append(
+            firewall("publicNetworkAccess", public_access, "Enabled", patch={"publicNetworkAccess": "Enabled"})
+        )
     network_acls = lookup(properties, "networkAcls")
     default_action = lookup(network_acls, "defaultAction")
     bypass = lookup(network_acls, "bypass")
@@ -59,8 +69,14 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
         restored = ", ".join([item for item in bypassed if not same_text(item, "None")] + ["AzureServices"])
         # Storage replaces networkAcls whole on PATCH: send it as it is, bypass changed, or the
         # account's IP and VNet rules would be dropped.
-        findings.append(firewall("networkAcls.bypass", bypass, restored,
-                                 patch={"networkAcls": replaced(network_acls, "bypass", restored)}))
+        findings.append(
+            firewall(
+                "networkAcls.bypass",
+                bypass,
+                restored,
+                patch={"networkAcls": replaced(network_acls, "bypass", restored)},
+            )
+        )
     return findings
 
 
