@@ -12,6 +12,7 @@ import logging
 
 import azure.functions as func
 
+from remediators import arm_json
 from remediators.classify import NotAResource, classify
 from remediators.settings import InvalidSettings, load_scope_rules
 
@@ -28,7 +29,7 @@ def classify_http(req: func.HttpRequest) -> func.HttpResponse:
         log.error("invalid configuration: %s", error)
         return _json({"error": f"invalid configuration: {error}"}, 500)
     try:
-        resource = json.loads(req.get_body())
+        resource = arm_json.loads(req.get_body())
     except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _json({"error": f"request body is not JSON: {error}"}, 400)
     managed = req.params.get("managed", "").casefold() in ("true", "1")

@@ -21,6 +21,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +75,20 @@ def bench_startup(runs: int) -> dict[str, float]:
     return {"cli_ms": cli * 1e3, "python_ms": bare * 1e3, "ratio": cli / bare}
 
 
+def peak_bytes(function: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def bench_memory(bodies: list[dict[str, Any]]) -> dict[str, float]:
     rules = ScopeRules()
-    classify_peaks, parse_peaks = [], []
-    for body in bodies:
-        text = json.dumps(body)
-        for work, peaks in ((lambda: classify(body, rules), classify_peaks), (lambda: json.loads(text), parse_peaks)):
-            tracemalloc.start()
-            work()
-            peaks.append(tracemalloc.get_traced_memory()[1])
-            tracemalloc.stop()
-    classify_kib = statistics.median(classify_peaks) / 1024
-    parse_kib = statistics.median(parse_peaks) / 1024
+    texts = [json.dumps(body) for body in bodies]
+    classify_kib = statistics.median(peak_bytes(partial(classify, body, rules)) for body in bodies) / 1024
+    parse_kib = statistics.median(peak_bytes(partial(json.loads, text)) for text in texts) / 1024
     return {"classify_peak_kib": classify_kib, "json_loads_peak_kib": parse_kib, "ratio": classify_kib / parse_kib}
 
 
@@ -117,7 +120,8 @@ def main() -> None:
         f"   ratio {startup['ratio']:.2f}x"
     )
     print(
-        f"  peak memory, median    {memory['classify_peak_kib']:8.1f} KiB  json.loads {memory['json_loads_peak_kib']:6.1f} KiB"
+        f"  peak memory, median    {memory['classify_peak_kib']:8.1f} KiB  "
+        f"json.loads {memory['json_loads_peak_kib']:6.1f} KiB"
         f"  ratio {memory['ratio']:.2f}x"
     )
     out = ROOT / "bench" / "results"

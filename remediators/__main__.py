@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from . import arm_json
 from .classify import NotAResource, classify
 from .report import render_summary, render_text
 from .role import role_definitions
@@ -82,9 +83,11 @@ def _read_json(name: str, stdin: TextIO) -> object:
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text ({error.reason} at byte {error.start})") from None
     try:
-        return json.loads(text)
+        return arm_json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except ValueError as error:
+        raise InputError(f"not JSON: {error}") from None
     except RecursionError:
         raise InputError("not usable JSON: nested too deeply") from None
 

@@ -9,6 +9,7 @@ quirks is handled once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -116,3 +117,12 @@ def replaced(document: Any, key: str, value: Any) -> dict[str, Any]:
         kept = {k: v for k, v in document.items() if not (isinstance(k, str) and k.casefold() == key.casefold())}
     kept[key] = value
     return kept
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` that refuses ``NaN`` and ``Infinity``: Python accepts them, JSON does not."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .arm_json import MISSING
 from .baselines import Baseline
 from .findings import BreakageKind, Confidence, Finding, Guarded, Plan
 
@@ -67,7 +68,11 @@ def finding(
     proposal_only: bool = False,
     reason: str | None = None,
 ) -> Finding:
-    """A finding on ``properties.{prop}`` whose plan PATCHes exactly ``{"properties": patch}``."""
+    """A finding on ``properties.{prop}`` whose plan PATCHes exactly ``{"properties": patch}``.
+
+    An absent property is observed as ``null``: that is what ARM means by leaving it out.
+    """
+    observed = None if observed is MISSING else observed
     lines = [f"properties.{prop} is {json.dumps(observed, default=repr)}", context.scope_evidence]
     lines += [f"diagnostic log: {row}" for row in context.access_denials]
     return Finding(
@@ -83,6 +88,12 @@ def finding(
     )
 
 
-def confidence_from_logs(context: Context) -> Confidence:
-    """For breakages that may be harmless: confirmed only once diagnostic logs show refused requests."""
-    return Confidence.CONFIRMED if context.access_denials else Confidence.SUSPECTED
+def suspected_until_logs_confirm(context: Context, why: str, suspicion: str) -> dict[str, Any]:
+    """``confidence`` and ``why`` for a breakage that may be harmless.
+
+    Confirmed only once diagnostic logs show refused requests; until then the ``why`` says
+    what makes it only a suspicion.
+    """
+    if context.access_denials:
+        return {"confidence": Confidence.CONFIRMED, "why": f"{why}; diagnostic logs show refused requests"}
+    return {"confidence": Confidence.SUSPECTED, "why": f"{why}; {suspicion}"}

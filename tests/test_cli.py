@@ -80,6 +80,7 @@ def test_configuration_comes_from_guard_variables() -> None:
         ('{"id": "ddb1"}', "'ddb1' is not an ARM resource id: it must start with /subscriptions/"),
         ('{"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Search"}', "is not an ARM resource id"),
         ("[" * 100000, "nested too deeply"),
+        ('{"id": "/subscriptions/s", "properties": {"disableLocalAuth": NaN}}', "not JSON: NaN is not valid JSON"),
     ],
 )
 def test_input_that_is_not_a_resource_exits_2_with_one_line(stdin: str, message: str) -> None:

@@ -211,6 +211,12 @@ BROKEN = [
         [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
         b'{"properties":{"networkAcls":{"defaultAction":"deny","bypass":"AzureServices"}}}',
     ),
+    Case(
+        "storage firewall denies and names no bypass at all",
+        lambda: with_properties(managed(STORAGE_GET), networkAcls={"defaultAction": "Deny", "ipRules": []}),
+        [(FIREWALL, "properties.networkAcls.bypass", "suspected")],
+        b'{"properties":{"networkAcls":{"defaultAction":"Deny","ipRules":[],"bypass":"AzureServices"}}}',
+    ),
     # AI accounts
     Case(
         "openai outbound restriction removed, list restored from the baseline",
@@ -349,6 +355,18 @@ def test_outbound_restriction_absent_entirely_is_removed() -> None:
     [finding] = classify(account, RULES).findings
     assert finding.kind == "outbound_restriction_removed"
     assert finding.observed is None
+
+
+def test_drift_when_the_list_is_gone_but_the_restriction_stays() -> None:
+    account = ai_account("OpenAI")
+    del account["properties"]["allowedFqdnList"]
+    baselines = InMemoryBaselines()
+    baselines.record(Baseline(account["id"], {"properties.allowedFqdnList": ["microsoft.com"]}))
+    result = classify(account, RULES, baselines=baselines)
+    [finding] = result.findings
+    assert (finding.kind, finding.observed, finding.expected) == ("outbound_allowlist_drift", None, ["microsoft.com"])
+    assert "removed ['microsoft.com']" in finding.why
+    assert json.loads(json.dumps(result.to_json()))["findings"][0]["observed"] is None
 
 
 def test_no_drift_finding_without_a_baseline() -> None:

@@ -41,6 +41,7 @@ def test_classify_answers_like_the_cli() -> None:
         (b"\xff\xfe", "request body is not JSON"),
         (b"", "request body is not JSON"),
         (b"[1, 2]", "expected one ARM resource"),
+        (b'{"id": "/subscriptions/s", "x": Infinity}', "request body is not JSON: Infinity is not valid JSON"),
         (b'{"id": "not-an-id"}', "is not an ARM resource id"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,13 @@ from tests.payloads import MANAGED_RG, MANAGED_RG_SHORT_FORM, ORDINARY_RG
 
 RULES = ScopeRules()
 
-json_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=12)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
@@ -120,6 +127,97 @@ def resources(draw: st.DrawFn) -> dict[str, Any]:
     return resource
 
 
+@st.composite
+def managed_resources(draw: st.DrawFn) -> dict[str, Any]:
+    """Cosmos DB, Search and Storage in a managed group: the population whose fixes loosen."""
+    resource = draw(resources())
+    parts = resource["id"].split("/")
+    parts[4] = draw(st.sampled_from([MANAGED_RG, MANAGED_RG_SHORT_FORM]))
+    parts[6:8] = draw(
+        st.sampled_from(
+            [
+                t.split("/")
+                for t in (
+                    "Microsoft.DocumentDB/databaseAccounts",
+                    "Microsoft.Search/searchServices",
+                    "Microsoft.Storage/storageAccounts",
+                )
+            ]
+        )
+    )
+    resource["id"] = "/".join(parts)
+    resource.pop("tags", None)
+    properties = resource["properties"]
+    for name, values in MANAGED_VALUES.items():
+        if draw(st.booleans()):
+            properties[name] = draw(values | plausible)
+    return resource
+
+
+MANAGED_VALUES = {
+    "disableLocalAuth": st.sampled_from([True, 1, "true", False, None]),
+    "allowSharedKeyAccess": st.sampled_from([False, 0, "False", True, None]),
+    "publicNetworkAccess": st.sampled_from(["Disabled", "disabled", "SecuredByPerimeter", "Enabled", None]),
+    "ipRules": st.lists(
+        st.fixed_dictionaries({"ipAddressOrRange": st.sampled_from(["23.43.230.120", "10.0.0.0/8"])}), max_size=2
+    ),
+    "isVirtualNetworkFilterEnabled": st.sampled_from([True, False, 1, None]),
+    "authOptions": st.sampled_from([None, {"apiKeyOnly": {}}]),
+    "networkRuleSet": st.fixed_dictionaries(
+        {"ipRules": st.lists(st.just({"value": "10.2.3.4"}), max_size=2)},
+        optional={"bypass": st.sampled_from(["AzureServices", "None"])},
+    ),
+    "networkAcls": st.fixed_dictionaries(
+        {"defaultAction": st.sampled_from(["Deny", "Allow", "deny"])},
+        optional={"bypass": st.sampled_from(["None", "Logging, Metrics", "AzureServices", ""])},
+    ),
+}
+
+
+fqdn_lists = st.lists(
+    st.sampled_from(["microsoft.com", "Microsoft.com.", "a.example.com", "exfil.example.net"]), max_size=3
+)
+
+
+@st.composite
+def ai_accounts(draw: st.DrawFn) -> dict[str, Any]:
+    """OpenAI / AIServices accounts, restricted or not, with or without a list."""
+    resource = draw(resources())
+    resource["id"] = "/".join([*resource["id"].split("/")[:6], "Microsoft.CognitiveServices", "accounts", "a1"])
+    resource["kind"] = draw(st.sampled_from(["OpenAI", "AIServices", "aiservices"]))
+    resource.pop("tags", None)
+    properties = resource["properties"]
+    for name, values in (
+        ("restrictOutboundNetworkAccess", st.sampled_from([True, 1, "true", False, 0, None])),
+        ("allowedFqdnList", fqdn_lists | plausible),
+    ):
+        if draw(st.booleans()):
+            properties[name] = draw(values)
+        else:
+            properties.pop(name, None)
+    return resource
+
+
+def _moved_out(resource: dict[str, Any], group: str) -> dict[str, Any]:
+    parts = resource["id"].split("/")
+    parts[4] = group
+    return {**resource, "id": "/".join(parts)}
+
+
+# The same broken resources in groups that are not managed: the fixes must never reach them.
+ordinary_resources = st.builds(
+    _moved_out,
+    managed_resources(),
+    st.sampled_from(
+        [
+            ORDINARY_RG,
+            "rg5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c",
+            "azureml-rg-ws",
+            "azureml-rg-my.ws_5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c",
+        ]
+    ),
+)
+any_resource = st.one_of(resources(), managed_resources(), ordinary_resources, ai_accounts())
 baselines_for = st.sampled_from([None, ["microsoft.com"], ["a.example.com", "b.example.com"], []])
 
 
@@ -149,7 +247,7 @@ def test_any_object_is_classified_or_refused_with_a_reason(value: dict[str, Any]
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(resources(), baselines_for)
+@given(any_resource, baselines_for)
 def test_detect_never_raises_and_never_loosens_outside_a_managed_group(
     resource: dict[str, Any], recorded: list[str] | None
 ) -> None:
@@ -174,7 +272,14 @@ def test_detect_never_raises_and_never_loosens_outside_a_managed_group(
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
-@given(resources(), baselines_for)
+@given(any_resource, baselines_for)
+def test_every_classification_serialises_to_json(resource: dict[str, Any], recorded: list[str] | None) -> None:
+    result = _classify(resource, recorded)
+    assert json.loads(json.dumps(result.to_json(), allow_nan=False))["resourceId"] == result.resource_id
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(any_resource, baselines_for)
 def test_every_plan_once_applied_leaves_nothing_to_fix(resource: dict[str, Any], recorded: list[str] | None) -> None:
     result = _classify(resource, recorded)
     if result.plan is None:
@@ -197,7 +302,7 @@ PATCHABLE = {
 
 
 @settings(max_examples=800, suppress_health_check=[HealthCheck.too_slow])
-@given(resources(), baselines_for)
+@given(any_resource, baselines_for)
 def test_patches_touch_only_the_guarded_properties(resource: dict[str, Any], recorded: list[str] | None) -> None:
     result = _classify(resource, recorded)
     if result.plan is None:

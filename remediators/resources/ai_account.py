@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from ..arm_json import MISSING, as_bool, as_list, lookup
+from ..arm_json import as_bool, as_list, lookup
 from ..findings import BreakageKind, Confidence, Finding, Guarded
 from ..remediator import Context, Remediator, finding
 
@@ -36,42 +36,34 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
     recorded = _fqdns(context.baseline.get("properties.allowedFqdnList")) if context.baseline else None
 
     if as_bool(restrict) is not True:
-        observed = None if restrict is MISSING else restrict  # absent reads as null
         if recorded is not None:
-            return [
-                found(
-                    BreakageKind.OUTBOUND_RESTRICTION_REMOVED,
-                    "restrictOutboundNetworkAccess",
-                    observed,
-                    True,
-                    why=f"{REMOVED_WHY}; allowedFqdnList from the {_describe(context)}",
-                    patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": recorded},
-                )
-            ]
+            why, allowlist, proposal = f"{REMOVED_WHY}; allowedFqdnList from the {_describe(context)}", recorded, None
+        else:
+            why, allowlist, proposal = REMOVED_WHY, current or [], NO_BASELINE
         return [
             found(
                 BreakageKind.OUTBOUND_RESTRICTION_REMOVED,
                 "restrictOutboundNetworkAccess",
-                observed,
+                restrict,
                 True,
-                why=REMOVED_WHY,
-                patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": current or []},
-                proposal_only=True,
-                reason=NO_BASELINE,
+                why=why,
+                patch={"restrictOutboundNetworkAccess": True, "allowedFqdnList": allowlist},
+                proposal_only=proposal is not None,
+                reason=proposal,
             )
         ]
 
     if recorded is not None and _normalised(current or []) != _normalised(recorded):
         added = sorted(_normalised(current or []) - _normalised(recorded))
         removed = sorted(_normalised(recorded) - _normalised(current or []))
-        why = f"{DRIFT_WHY}; added {added or 'nothing'}, removed {removed or 'nothing'} since the {_describe(context)}"
         return [
             found(
                 BreakageKind.OUTBOUND_ALLOWLIST_DRIFT,
                 "allowedFqdnList",
                 lookup(properties, "allowedFqdnList"),
                 recorded,
-                why=why,
+                why=f"{DRIFT_WHY}; added {added or 'nothing'}, removed {removed or 'nothing'} "
+                f"since the {_describe(context)}",
                 patch={"allowedFqdnList": recorded},
             )
         ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..arm_json import as_bool, comma_separated, lookup, public_access_closed, replaced, same_text
 from ..findings import BreakageKind, Confidence, Finding, Guarded
-from ..remediator import Context, Remediator, confidence_from_logs, finding
+from ..remediator import Context, Remediator, finding, suspected_until_logs_confirm
 
 RESOURCE_TYPE = "Microsoft.Storage/storageAccounts"
 API_VERSION = "2026-09-01"
@@ -53,8 +53,7 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
     firewall = partial(
         found,
         BreakageKind.MANAGED_RG_FIREWALL_LOCKED,
-        confidence=confidence_from_logs(context),
-        why=FIREWALL_WHY if context.access_denials else f"{FIREWALL_WHY}; {SUSPECTED_WHY}",
+        **suspected_until_logs_confirm(context, FIREWALL_WHY, SUSPECTED_WHY),
     )
     public_access = lookup(properties, "publicNetworkAccess")
     if public_access_closed(public_access):
