@@ -75,7 +75,6 @@ def classify(
         return Classification(resource_id.text, resource_type, None, decision.reason, (), None)
     context = Context(
         resource_id=resource_id.text,
-        guarded=decision.guarded,
         scope_evidence=decision.reason,
         baseline=baselines.baseline_for(resource_id.text),
         access_denials=tuple(access_denials),

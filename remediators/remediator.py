@@ -2,7 +2,7 @@
 
 A remediator module (``remediators/resources/*.py``) says what it guards, how it detects,
 what it patches and which ARM actions that needs, as one :class:`Remediator` named
-``REMEDIATOR``. The registry, the docs check and the least-privilege role are all derived from
+``REMEDIATOR``. The registry, the docs check and the least-privilege roles are all derived from
 these declarations, so adding a resource type touches one module, one docs page and the
 registry's list.
 """
@@ -24,7 +24,6 @@ class Context:
     """What detection knows besides the resource body. Everything here is already read: detection is pure."""
 
     resource_id: str
-    guarded: Guarded
     scope_evidence: str  # why the resource is guarded, e.g. which naming rule its group matched
     baseline: Baseline | None = None
     # Diagnostic-log rows showing requests to this resource refused (401/403); they turn a

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from ..arm_json import MISSING, as_bool, as_list, lookup, public_access_closed, replaced
+from ..arm_json import as_bool, as_list, lookup, public_access_closed, replaced
 from ..findings import BreakageKind, Confidence, Finding, Guarded
 from ..remediator import Context, Remediator, finding
 
@@ -41,7 +41,6 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
     local_auth_patch = {"disableLocalAuth": False, "authOptions": auth_options}
     local_auth_why = f"{LOCAL_AUTH_WHY}; authOptions restored from {source}"
     disable_local_auth = lookup(properties, "disableLocalAuth")
-    current_auth_options = lookup(properties, "authOptions")
     if as_bool(disable_local_auth) is True:
         findings.append(
             found(
@@ -53,8 +52,9 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
                 patch=local_auth_patch,
             )
         )
-    elif current_auth_options is None and current_auth_options is not MISSING:
-        # Present but null: no API key is accepted. Absent says nothing (older api-versions omit it).
+    elif lookup(properties, "authOptions") is None:
+        # Present but null: no API key is accepted. Absent (MISSING) says nothing: older
+        # api-versions omit it.
         findings.append(
             found(
                 BreakageKind.LOCAL_AUTH_DISABLED,
