@@ -25,24 +25,27 @@ SETTINGS: tuple[Setting, ...] = (
         "GUARD_MANAGED_RESOURCE_GROUPS",
         "",
         "Comma-separated resource-group names or globs (case-insensitive) to treat as workspace managed "
-        "resource groups besides the azureml-rg-<workspace>_<guid> and azureml-<workspace>_<guid> forms, "
-        "which are always recognised. Name groups of the <workspace resource group><GUID> form here.",
+        "resource groups, besides the `azureml-rg-<workspace>_<guid>` and `azureml-<workspace>_<guid>` "
+        "forms, which are always recognised. Name groups of the `<workspace resource group><GUID>` form "
+        "here. A pattern of wildcards alone (`*`) is refused: it would aim fixes that turn security "
+        "settings off at every group.",
     ),
     Setting(
         "GUARD_INCLUDE_SCOPES",
         "",
-        "Comma-separated ARM scopes, globs allowed per segment (/subscriptions/*/resourceGroups/prod-*). "
-        "When set, only resources under one of them are guarded. Empty: every scope.",
+        "Comma-separated ARM scopes, globs allowed per segment, e.g. "
+        "`/subscriptions/*/resourceGroups/prod-*`. When set, only resources under one of them are "
+        "guarded. Empty: every scope.",
     ),
     Setting(
         "GUARD_EXCLUDE_SCOPES",
         "",
-        "Comma-separated ARM scopes, same form as GUARD_INCLUDE_SCOPES, never guarded. Exclude wins over include.",
+        "Comma-separated ARM scopes of the same form, never guarded. Exclude wins over include.",
     ),
     Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
-        "Tag name (case-insensitive) whose value off, on a resource, makes Foundry Guard leave it alone.",
+        "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
     ),
 )
 
@@ -59,6 +62,13 @@ def load_scope_rules(environ: Mapping[str, str] | None = None) -> ScopeRules:
     if not opt_out_tag:
         raise InvalidSettings("GUARD_OPT_OUT_TAG must name a tag")
     managed = tuple(name.strip() for name in env["GUARD_MANAGED_RESOURCE_GROUPS"].split(",") if name.strip())
+    for pattern in managed:
+        # Managed-group fixes turn security settings off: a pattern that names no group in
+        # particular would aim them at every Cosmos DB, Search service and Storage account in scope.
+        if not pattern.strip("*?[]"):
+            raise InvalidSettings(
+                f"GUARD_MANAGED_RESOURCE_GROUPS: {pattern!r} would treat every resource group as managed"
+            )
     return ScopeRules(managed_resource_groups=managed, include=include, exclude=exclude, opt_out_tag=opt_out_tag)
 
 

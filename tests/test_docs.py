@@ -22,6 +22,7 @@ def test_configuration_reference_documents_every_setting_with_its_default() -> N
     for setting in SETTINGS:
         row = next(line for line in text.splitlines() if line.startswith(f"| `{setting.name}`"))
         assert f"`{setting.default}`" in row if setting.default else "(empty)" in row
+        assert row.endswith(f"| {setting.meaning} |")
 
 
 def test_readme_names_only_declared_settings() -> None:

@@ -94,6 +94,12 @@ def test_malformed_scope_patterns_are_refused(text: str) -> None:
         ScopePattern.parse(text)
 
 
+@pytest.mark.parametrize("pattern", ["*", "?*", "rg-ml, *"])
+def test_a_managed_group_pattern_that_matches_everything_is_refused(pattern: str) -> None:
+    with pytest.raises(InvalidSettings, match="would treat every resource group as managed"):
+        load_scope_rules({"GUARD_MANAGED_RESOURCE_GROUPS": pattern})
+
+
 def test_malformed_setting_names_the_variable() -> None:
     with pytest.raises(InvalidSettings, match="GUARD_EXCLUDE_SCOPES"):
         load_scope_rules({"GUARD_EXCLUDE_SCOPES": "rg-prod"})
