@@ -168,15 +168,32 @@ BROKEN = [
     # Storage
     Case(
         "storage shared-key access disabled",
-        lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=False),
+        lambda: with_properties(managed(STORAGE_GET), allowSharedKeyAccess=False),
         [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
         b'{"properties":{"allowSharedKeyAccess":true}}',
     ),
     Case(
         "storage shared-key access disabled, as Resource Notifications send it (0)",
-        lambda: with_properties(managed(STORAGE_UPDATE), allowSharedKeyAccess=0),
+        lambda: with_properties(managed(STORAGE_GET), allowSharedKeyAccess=0),
         [(LOCAL, "properties.allowSharedKeyAccess", "confirmed")],
         b'{"properties":{"allowSharedKeyAccess":true}}',
+    ),
+    Case(
+        "storage shared key off for file and table (Microsoft's update example): only suspected",
+        lambda: managed(STORAGE_UPDATE),
+        [(LOCAL, "properties.allowSharedKeyAccessForServices", "suspected")],
+        b'{"properties":{"allowSharedKeyAccessForServices":{"blob":{"enabled":true},"file":{"enabled":true},'
+        b'"queue":{"enabled":true},"table":{"enabled":true}}}}',
+    ),
+    Case(
+        "storage shared key off for blob alone, other services untouched",
+        lambda: with_properties(
+            managed(STORAGE_GET),
+            allowSharedKeyAccessForServices={"blob": {"enabled": 0}, "queue": {"enabled": True}, "file": {}},
+        ),
+        [(LOCAL, "properties.allowSharedKeyAccessForServices", "confirmed")],
+        b'{"properties":{"allowSharedKeyAccessForServices":{"blob":{"enabled":true},"queue":{"enabled":true},'
+        b'"file":{}}}}',
     ),
     Case(
         "storage public access disabled (Microsoft's example)",
@@ -284,7 +301,9 @@ HEALTHY = {
     "search update": lambda: managed(SEARCH_UPDATE),
     "search aadOrApiKey, disableLocalAuth absent": lambda: managed(SEARCH_AUTH_OPTIONS),
     "storage get (allowSharedKeyAccess null)": lambda: managed(STORAGE_GET),
-    "storage update": lambda: managed(STORAGE_UPDATE),
+    "storage update, shared key allowed for every service": lambda: with_properties(
+        managed(STORAGE_UPDATE), allowSharedKeyAccessForServices={"blob": {"enabled": True}, "file": {"enabled": None}}
+    ),
     "storage firewall on with AzureServices bypass (the platform default)": lambda: with_properties(
         managed(STORAGE_GET), networkAcls=storage_acls(defaultAction="Deny")
     ),

@@ -20,7 +20,7 @@ from tests.payloads import (
     MANAGED_RG,
     ORDINARY_RG,
     SEARCH_PRIVATE_ONLY,
-    STORAGE_UPDATE,
+    STORAGE_GET,
     ai_account,
     example,
     in_group,
@@ -36,7 +36,7 @@ DERIVATIONS: dict[str, tuple[Callable[[], dict[str, Any]], list[str]]] = {
     ),
     "ai-search.json": (lambda: in_group(example(SEARCH_PRIVATE_ONLY), MANAGED_RG), ["managed_rg_firewall_locked"]),
     "storage.json": (
-        lambda: with_properties(in_group(example(STORAGE_UPDATE), MANAGED_RG), allowSharedKeyAccess=False),
+        lambda: with_properties(in_group(example(STORAGE_GET), MANAGED_RG), allowSharedKeyAccess=False),
         ["local_auth_disabled"],
     ),
     "openai.json": (

@@ -157,6 +157,11 @@ def managed_resources(draw: st.DrawFn) -> dict[str, Any]:
 MANAGED_VALUES = {
     "disableLocalAuth": st.sampled_from([True, 1, "true", False, None]),
     "allowSharedKeyAccess": st.sampled_from([False, 0, "False", True, None]),
+    "allowSharedKeyAccessForServices": st.dictionaries(
+        st.sampled_from(["blob", "file", "queue", "table", "Blob"]),
+        st.fixed_dictionaries({}, optional={"enabled": st.sampled_from([True, False, 0, None])}),
+        max_size=4,
+    ),
     "publicNetworkAccess": st.sampled_from(["Disabled", "disabled", "SecuredByPerimeter", "Enabled", None]),
     "ipRules": st.lists(
         st.fixed_dictionaries({"ipAddressOrRange": st.sampled_from(["23.43.230.120", "10.0.0.0/8"])}), max_size=2
@@ -296,7 +301,12 @@ PATCHABLE = {
         "isVirtualNetworkFilterEnabled",
     },
     "Microsoft.Search/searchServices": {"disableLocalAuth", "authOptions", "publicNetworkAccess", "networkRuleSet"},
-    "Microsoft.Storage/storageAccounts": {"allowSharedKeyAccess", "publicNetworkAccess", "networkAcls"},
+    "Microsoft.Storage/storageAccounts": {
+        "allowSharedKeyAccess",
+        "allowSharedKeyAccessForServices",
+        "publicNetworkAccess",
+        "networkAcls",
+    },
     "Microsoft.CognitiveServices/accounts": {"restrictOutboundNetworkAccess", "allowedFqdnList"},
 }
 

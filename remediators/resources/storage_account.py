@@ -29,6 +29,10 @@ FIREWALL_WHY = (
     "allowed (bypass AzureServices)"
 )
 SUSPECTED_WHY = "suspected only: no diagnostic log shows refused requests"
+SERVICE_SUSPICION = (
+    "suspected only: the workspace is known to use the blob service with the key, not these; "
+    "they are off the platform default"
+)
 
 
 def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
@@ -47,6 +51,27 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
                 confidence=Confidence.CONFIRMED,
                 why=LOCAL_AUTH_WHY,
                 patch={"allowSharedKeyAccess": True},
+            )
+        )
+    per_service = lookup(properties, "allowSharedKeyAccessForServices")
+    refused = _services_refusing_shared_key(per_service)
+    if refused:
+        # One finding for the object, sent whole with only the refusing services turned back on,
+        # so the other services keep their setting whether Storage merges or replaces it.
+        services_restored = dict(per_service)
+        for service in refused:
+            services_restored[service] = replaced(per_service[service], "enabled", True)
+        blob = any(same_text(service, "blob") for service in refused)
+        why = LOCAL_AUTH_WHY if blob else f"shared-key access is off for {', '.join(refused)}; {SERVICE_SUSPICION}"
+        findings.append(
+            found(
+                BreakageKind.LOCAL_AUTH_DISABLED,
+                "allowSharedKeyAccessForServices",
+                per_service,
+                services_restored,
+                confidence=Confidence.CONFIRMED if blob else Confidence.SUSPECTED,
+                why=why,
+                patch={"allowSharedKeyAccessForServices": services_restored},
             )
         )
 
@@ -77,6 +102,17 @@ def detect(resource: Mapping[str, Any], context: Context) -> list[Finding]:
             )
         )
     return findings
+
+
+def _services_refusing_shared_key(per_service: Any) -> list[str]:
+    """Services of ``allowSharedKeyAccessForServices`` whose ``enabled`` is false (null: the account default)."""
+    if not isinstance(per_service, Mapping):
+        return []
+    return [
+        service
+        for service, setting in per_service.items()
+        if isinstance(service, str) and as_bool(lookup(setting, "enabled")) is False
+    ]
 
 
 REMEDIATOR = Remediator(
