@@ -23,3 +23,8 @@ REMEDIATORS: tuple[Remediator, ...] = (
 def remediator_for(resource_type: str, kind: Any) -> Remediator | None:
     """The remediator that guards resources of this type (and account kind), if any."""
     return next((r for r in REMEDIATORS if r.handles(resource_type, kind)), None)
+
+
+def remediators_of_type(resource_type: str) -> tuple[Remediator, ...]:
+    """Every remediator for this type, whatever the account kind: what the id alone can tell."""
+    return tuple(r for r in REMEDIATORS if r.resource_type.casefold() == resource_type.casefold())

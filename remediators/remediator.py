@@ -35,6 +35,21 @@ Detect = Callable[[Mapping[str, Any], Context], list[Finding]]
 
 
 @dataclass(frozen=True)
+class SdkBinding:
+    """How the type's azure-mgmt client reads and updates one resource.
+
+    Every guarded type's client has the same shape: ``ops.get(rg, name)`` and
+    ``ops.update(rg, name, body)``; only the names differ.
+    """
+
+    client: str  # "module:Class", imported on first use
+    operations: str  # the client's operations group, e.g. "database_accounts"
+    get: str = "get"
+    update: str = "update"  # "begin_update" for long-running updates
+    long_running: bool = False
+
+
+@dataclass(frozen=True)
 class Remediator:
     name: str  # the module's name; also its docs page, docs/remediators/{name}.md
     resource_type: str  # ARM type, compared case-insensitively
@@ -42,6 +57,7 @@ class Remediator:
     kinds: tuple[BreakageKind, ...]
     api_version: str  # the api-version of the PATCH bodies it plans
     arm_actions: tuple[str, ...]  # every ARM action reading and fixing this type needs
+    sdk: SdkBinding
     detect: Detect
     kinds_of_account: tuple[str, ...] = ()  # for types whose ``kind`` narrows what is guarded
 

@@ -96,6 +96,43 @@ def managed_resource_group_form(resource_group: str, rules: ScopeRules) -> str |
     return None
 
 
+def scope_by_id(
+    resource_id: ResourceId,
+    resource_type: str,
+    guards: Guarded | None,
+    rules: ScopeRules,
+    *,
+    treat_as_managed: bool = False,
+) -> ScopeDecision:
+    """What the id alone decides: the type, include/exclude, and the managed group's name.
+
+    Lets the pipeline drop an event without reading the resource. A guarded answer here still
+    depends on the body (the opt-out tag, an account's kind): see :func:`decide_scope`.
+    """
+    if guards is None:
+        return ScopeDecision(None, f"resource type {resource_type} is not guarded")
+    for pattern in rules.exclude:
+        if pattern.matches(resource_id):
+            return ScopeDecision(None, f"excluded by GUARD_EXCLUDE_SCOPES entry {pattern.text!r}")
+    if rules.include and not any(pattern.matches(resource_id) for pattern in rules.include):
+        return ScopeDecision(None, "outside every GUARD_INCLUDE_SCOPES entry")
+    if guards is Guarded.AI_ACCOUNT:
+        return ScopeDecision(Guarded.AI_ACCOUNT, f"{resource_type} may be an AI account")
+    group = resource_id.resource_group
+    if treat_as_managed:
+        return ScopeDecision(Guarded.MANAGED_RG, f"resource group {group!r} treated as managed (--managed)")
+    form = managed_resource_group_form(group, rules) if group else None
+    if form is None:
+        return ScopeDecision(
+            None,
+            f"resource group {group!r} is not a workspace's managed resource group, so its settings are "
+            "the owner's choice and are never loosened",
+        )
+    return ScopeDecision(
+        Guarded.MANAGED_RG, f"resource group {group!r} is a workspace's managed resource group ({form})"
+    )
+
+
 def decide_scope(
     resource: Mapping[str, Any],
     resource_id: ResourceId,
@@ -112,29 +149,14 @@ def decide_scope(
     """
     if guards is None:
         return ScopeDecision(None, f"resource type {resource_type} (kind {lookup(resource, 'kind')!r}) is not guarded")
-    for pattern in rules.exclude:
-        if pattern.matches(resource_id):
-            return ScopeDecision(None, f"excluded by GUARD_EXCLUDE_SCOPES entry {pattern.text!r}")
-    if rules.include and not any(pattern.matches(resource_id) for pattern in rules.include):
-        return ScopeDecision(None, "outside every GUARD_INCLUDE_SCOPES entry")
+    decision = scope_by_id(resource_id, resource_type, guards, rules, treat_as_managed=treat_as_managed)
+    if decision.guarded is None:
+        return decision
     if same_text(lookup(resource, "tags", rules.opt_out_tag), OPT_OUT_VALUE):
         return ScopeDecision(None, f"opted out by tag {rules.opt_out_tag}={OPT_OUT_VALUE}")
-
     if guards is Guarded.AI_ACCOUNT:
         return ScopeDecision(Guarded.AI_ACCOUNT, f"{resource_type} of kind {lookup(resource, 'kind')} is an AI account")
-    group = resource_id.resource_group
-    if treat_as_managed:
-        return ScopeDecision(Guarded.MANAGED_RG, f"resource group {group!r} treated as managed (--managed)")
-    form = managed_resource_group_form(group, rules) if group else None
-    if form is None:
-        return ScopeDecision(
-            None,
-            f"resource group {group!r} is not a workspace's managed resource group, so its settings are "
-            "the owner's choice and are never loosened",
-        )
-    return ScopeDecision(
-        Guarded.MANAGED_RG, f"resource group {group!r} is a workspace's managed resource group ({form})"
-    )
+    return decision
 
 
 def parse_scope_patterns(text: str) -> tuple[ScopePattern, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .scope import InvalidScopePattern, ScopePattern, ScopeRules, parse_scope_patterns
 
@@ -43,6 +44,25 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated ARM scopes of the same form, never guarded. Exclude wins over include.",
     ),
     Setting(
+        "GUARD_ARM_ENDPOINT",
+        "https://management.azure.com",
+        "Azure Resource Manager endpoint for every read and fix. Point it at the local twin (with "
+        "`REQUESTS_CA_BUNDLE` naming the twin's CA) or at a sovereign cloud.",
+    ),
+    Setting(
+        "GUARD_ARM_BUDGET_SECONDS",
+        "25",
+        "Time budget for one remediation, retries and long-running polls included. A throttle "
+        "(`Retry-After`) longer than what is left is not slept through, and a long-running fix "
+        "still running at the end is reported `pending`.",
+    ),
+    Setting(
+        "GUARD_IDENTITY_CLIENT_ID",
+        "",
+        "Client id of the user-assigned managed identity Foundry Guard runs as. Empty: the "
+        "system-assigned identity, then the Azure CLI's login (for running it by hand).",
+    ),
+    Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
         "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
@@ -70,6 +90,30 @@ def load_scope_rules(environ: Mapping[str, str] | None = None) -> ScopeRules:
                 f"GUARD_MANAGED_RESOURCE_GROUPS: {pattern!r} would treat every resource group as managed"
             )
     return ScopeRules(managed_resource_groups=managed, include=include, exclude=exclude, opt_out_tag=opt_out_tag)
+
+
+def arm_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for :class:`remediators.arm.Arm` from the GUARD_ARM_* settings."""
+    env = _with_defaults(os.environ if environ is None else environ)
+    try:
+        budget = float(env["GUARD_ARM_BUDGET_SECONDS"])
+    except ValueError:
+        raise InvalidSettings(
+            f"GUARD_ARM_BUDGET_SECONDS: {env['GUARD_ARM_BUDGET_SECONDS']!r} is not a number"
+        ) from None
+    if not 0 < budget <= 600:
+        raise InvalidSettings("GUARD_ARM_BUDGET_SECONDS must be more than 0 and at most 600")
+    endpoint = env["GUARD_ARM_ENDPOINT"].strip().rstrip("/")
+    if not endpoint.startswith("https://"):
+        raise InvalidSettings(
+            f"GUARD_ARM_ENDPOINT: {endpoint!r} must be an https:// URL (bearer tokens never go over http)"
+        )
+    return {"endpoint": endpoint, "budget_seconds": budget}
+
+
+def identity_client_id(environ: Mapping[str, str] | None = None) -> str | None:
+    env = _with_defaults(os.environ if environ is None else environ)
+    return env["GUARD_IDENTITY_CLIENT_ID"].strip() or None
 
 
 def _scopes(env: Mapping[str, str], name: str) -> tuple[ScopePattern, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..arm_json import as_bool, as_list, lookup
 from ..findings import BreakageKind, Confidence, Finding, Guarded
-from ..remediator import Context, Remediator, finding
+from ..remediator import Context, Remediator, SdkBinding, finding
 
 RESOURCE_TYPE = "Microsoft.CognitiveServices/accounts"
 ACCOUNT_KINDS = ("OpenAI", "AIServices")
@@ -97,6 +97,12 @@ REMEDIATOR = Remediator(
     arm_actions=(
         "Microsoft.CognitiveServices/accounts/read",
         "Microsoft.CognitiveServices/accounts/write",
+    ),
+    sdk=SdkBinding(
+        "azure.mgmt.cognitiveservices:CognitiveServicesManagementClient",
+        "accounts",
+        update="begin_update",
+        long_running=True,
     ),
     detect=detect,
 )

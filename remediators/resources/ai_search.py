@@ -14,7 +14,7 @@ from typing import Any
 
 from ..arm_json import as_bool, as_list, lookup, public_access_closed, replaced
 from ..findings import BreakageKind, Confidence, Finding, Guarded
-from ..remediator import Context, Remediator, finding
+from ..remediator import Context, Remediator, SdkBinding, finding
 
 RESOURCE_TYPE = "Microsoft.Search/searchServices"
 API_VERSION = "2025-05-01"
@@ -112,5 +112,6 @@ REMEDIATOR = Remediator(
         "Microsoft.Search/searchServices/read",
         "Microsoft.Search/searchServices/write",
     ),
+    sdk=SdkBinding("azure.mgmt.search:SearchManagementClient", "services"),
     detect=detect,
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..arm_json import as_bool, as_list, lookup, public_access_closed
 from ..findings import BreakageKind, Confidence, Finding, Guarded
-from ..remediator import Context, Remediator, finding, suspected_until_logs_confirm
+from ..remediator import Context, Remediator, SdkBinding, finding, suspected_until_logs_confirm
 
 RESOURCE_TYPE = "Microsoft.DocumentDB/databaseAccounts"
 API_VERSION = "2026-03-15"
@@ -83,6 +83,12 @@ REMEDIATOR = Remediator(
     arm_actions=(
         "Microsoft.DocumentDB/databaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
+    ),
+    sdk=SdkBinding(
+        "azure.mgmt.cosmosdb:CosmosDBManagementClient",
+        "database_accounts",
+        update="begin_update",
+        long_running=True,
     ),
     detect=detect,
 )

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..arm_json import as_bool, comma_separated, lookup, public_access_closed, replaced, same_text
 from ..findings import BreakageKind, Confidence, Finding, Guarded
-from ..remediator import Context, Remediator, finding, suspected_until_logs_confirm
+from ..remediator import Context, Remediator, SdkBinding, finding, suspected_until_logs_confirm
 
 RESOURCE_TYPE = "Microsoft.Storage/storageAccounts"
 API_VERSION = "2026-09-01"
@@ -125,5 +125,6 @@ REMEDIATOR = Remediator(
         "Microsoft.Storage/storageAccounts/read",
         "Microsoft.Storage/storageAccounts/write",
     ),
+    sdk=SdkBinding("azure.mgmt.storage:StorageManagementClient", "storage_accounts", get="get_properties"),
     detect=detect,
 )

@@ -1,0 +1,195 @@
+"""Azure Resource Manager access: raw-JSON reads and minimal-JSON PATCHes through the azure-mgmt clients.
+
+Why the SDK clients and not plain HTTP: they carry each provider's api-version, long-running
+operation protocol (Cosmos DB answers 200 then ``Azure-AsyncOperation``; Cognitive Services 202 +
+``Location``) and ARM's error format. Why raw JSON both ways: the typed models send more than
+was set (``SearchServiceUpdate`` adds ``replicaCount``) and may drop what they do not know, so a
+read hands detection the body exactly as ARM sent it, and a write sends exactly the planned bytes.
+
+Each SDK is imported only when a resource of its type is first touched (70-150 ms each), so an
+event touches only what it needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from azure.core.pipeline.policies import RetryPolicy
+
+from .remediator import SdkBinding
+from .resource_ids import ResourceId
+
+PUBLIC_CLOUD = "https://management.azure.com"
+
+
+class ArmError(Exception):
+    """ARM refused or failed a call. ``code`` is ARM's error code (``RequestDisallowedByPolicy``...)."""
+
+    def __init__(self, status: int | None, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{status or 'no response'} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after  # seconds ARM asked us to wait, when it throttled us
+
+    @property
+    def denied_by_policy(self) -> bool:
+        return self.code == "RequestDisallowedByPolicy"
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    done: bool  # False: a long-running update still runs; check it later with the continuation token
+    body: dict[str, Any] | None  # the resource as ARM answered the write, when it did
+    continuation_token: str | None = None
+
+
+class BudgetedRetryPolicy(RetryPolicy):  # type: ignore[type-arg]  # generic over transport types
+    """Honours ``Retry-After``, but never sleeps past the call's time budget.
+
+    azure-core's RetryPolicy sleeps whatever ``Retry-After`` says and only then checks its
+    timeout; under a long throttle that would hold a worker for minutes. Past the budget the
+    throttled answer is returned to the caller, who can reschedule the work.
+    """
+
+    def configure_retries(self, options: dict[str, Any]) -> dict[str, Any]:
+        settings = super().configure_retries(options)
+        settings["deadline"] = time.monotonic() + settings["timeout"]
+        return settings
+
+    def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
+        if not super().is_retry(settings, response):
+            return False
+        retry_after = self.get_retry_after(response) or 0.0
+        deadline: float = settings["deadline"]
+        return time.monotonic() + retry_after < deadline
+
+
+class Arm:
+    """Reads and PATCHes guarded resources. One instance per process; clients are cached per subscription."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        *,
+        endpoint: str = PUBLIC_CLOUD,
+        budget_seconds: float = 25.0,
+        retry_total: int = 3,
+        connection_verify: str | bool | None = None,
+        polling_interval: float | None = None,
+    ) -> None:
+        self._credential = credential
+        self.endpoint = endpoint.rstrip("/")
+        self.budget_seconds = budget_seconds
+        self._options: dict[str, Any] = {"base_url": self.endpoint}
+        if self.endpoint != PUBLIC_CLOUD:
+            # The twin (or a sovereign cloud) is asked for tokens for its own audience.
+            self._options["credential_scopes"] = [f"{self.endpoint}/.default"]
+        if connection_verify is not None:
+            self._options["connection_verify"] = connection_verify
+        if polling_interval is not None:
+            self._options["polling_interval"] = polling_interval
+        self._retry_total = retry_total
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def read(self, resource_id: ResourceId, sdk: SdkBinding) -> dict[str, Any] | None:
+        """The resource body exactly as ARM sent it; ``None`` when it does not exist (any more)."""
+        operations = self._operations(resource_id, sdk)
+        get = getattr(operations, sdk.get)
+        try:
+            body: dict[str, Any] = _call(lambda: get(resource_id.resource_group, resource_id.name, cls=_raw_json))
+        except ArmError as error:
+            if error.status == 404:
+                return None
+            raise
+        return body
+
+    def patch(self, resource_id: ResourceId, sdk: SdkBinding, body: bytes, *, wait_seconds: float) -> PatchResult:
+        """Send exactly ``body``. A long-running update is awaited at most ``wait_seconds``."""
+        operations = self._operations(resource_id, sdk)
+        update = getattr(operations, sdk.update)
+
+        def send() -> Any:
+            return update(
+                resource_id.resource_group,
+                resource_id.name,
+                io.BytesIO(body),
+                content_type="application/json",
+                cls=_raw_json,
+            )
+
+        if not sdk.long_running:
+            return PatchResult(done=True, body=_call(send))
+        poller = _call(send)
+        _call(lambda: poller.wait(timeout=wait_seconds))
+        if not poller.done():
+            return PatchResult(done=False, body=None, continuation_token=poller.continuation_token())
+        return PatchResult(done=True, body=_call(poller.result))
+
+    def _operations(self, resource_id: ResourceId, sdk: SdkBinding) -> Any:
+        key = (sdk.client, resource_id.subscription.casefold())
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                module_name, class_name = sdk.client.split(":")
+                client_class = getattr(importlib.import_module(module_name), class_name)
+                retry = BudgetedRetryPolicy(retry_total=self._retry_total, timeout=self.budget_seconds)
+                client = client_class(self._credential, resource_id.subscription, retry_policy=retry, **self._options)
+                self._clients[key] = client
+        return getattr(client, sdk.operations)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+    """``cls=`` hook: keep ARM's JSON as sent, whatever the typed model would make of it."""
+    response = pipeline_response.http_response
+    return response.json() if response.text() else None
+
+
+def _call(action: Callable[[], Any]) -> Any:
+    """Run an SDK call, turning azure-core's exceptions into one :class:`ArmError`."""
+    try:
+        return action()
+    except ResourceNotFoundError as error:
+        raise ArmError(404, _code(error) or "ResourceNotFound", _message(error)) from error
+    except HttpResponseError as error:
+        header = error.response.headers.get("Retry-After") if error.response is not None else None  # type: ignore[attr-defined]
+        try:
+            retry_after = float(header) if header else None
+        except ValueError:  # an HTTP date: rare from ARM; the caller backs off on its own
+            retry_after = None
+        raise ArmError(error.status_code, _code(error) or "HttpResponseError", _message(error), retry_after) from error
+    except ServiceRequestError as error:
+        raise ArmError(None, "ServiceRequestError", str(error).splitlines()[0]) from error
+
+
+def _code(error: HttpResponseError) -> str | None:
+    if error.error is not None and error.error.code:
+        return str(error.error.code)
+    return None
+
+
+def _message(error: HttpResponseError) -> str:
+    message = error.error.message if error.error is not None and error.error.message else error.reason or ""
+    return " ".join(str(message).split())
+
+
+def credential(client_id: str | None) -> TokenCredential:
+    """Managed identity in Azure (the twin serves the same protocol locally), else the Azure CLI's login."""
+    from azure.identity import AzureCliCredential, ChainedTokenCredential, ManagedIdentityCredential
+
+    return ChainedTokenCredential(ManagedIdentityCredential(client_id=client_id), AzureCliCredential())

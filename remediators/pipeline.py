@@ -1,0 +1,206 @@
+"""The remediation pipeline for one resource: scope, read, detect, plan, decide, apply, verify.
+
+Whatever woke it (an event, an alert, an HTTP call, a sweep, the CLI), the pipeline re-reads
+the live resource and never trusts the body it was handed for what to write. It makes no ARM
+call for a resource the id alone puts out of scope, one GET for a healthy one, and GET, PATCH
+(with the provider's polls) and one verifying GET for a broken one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from .arm import Arm, ArmError
+from .baselines import NO_BASELINES, BaselineSource
+from .classify import classify
+from .decide import Mode, decide
+from .findings import Finding, merge_plans
+from .registry import remediators_of_type
+from .resource_ids import InvalidResourceId, parse_resource_id
+from .scope import ScopeRules, scope_by_id
+
+if TYPE_CHECKING:
+    from .signals import Signal
+
+
+class State(StrEnum):
+    NOT_GUARDED = "not-guarded"  # out of scope: nothing read or written beyond what deciding that took
+    GONE = "gone"  # the resource no longer exists
+    HEALTHY = "healthy"  # nothing to fix
+    PROPOSED = "proposed"  # broken; the fix waits for a person (or this is a dry run)
+    OBSERVED = "observed"  # broken; recorded and reported only
+    VERIFIED = "verified"  # fixed, and a fresh read shows nothing left to fix
+    REVERTED = "reverted"  # ARM accepted the fix but the resource is still broken (a Modify policy?)
+    PENDING = "pending"  # a long-running fix was still running when the time budget ran out
+    FAILED = "failed"  # ARM refused or failed the read or the fix
+
+
+@dataclass
+class Outcome:
+    resource_id: str
+    state: State
+    reason: str
+    findings: tuple[Finding, ...] = ()
+    applied: dict[str, Any] | None = None  # the PATCH body sent, exactly
+    proposed: tuple[Finding, ...] = ()  # findings left for a person
+    error: ArmError | None = None
+    continuation_token: str | None = None
+    signal: Signal | None = None
+    arm_calls: list[str] = field(default_factory=list)  # "GET", "PATCH": what this outcome cost ARM
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(dict.fromkeys(str(f.kind) for f in self.findings))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"resourceId": self.resource_id, "kinds": self.kinds, "state": str(self.state)}
+        out["reason"] = self.reason
+        out["findings"] = [f.to_json() for f in self.findings]
+        out["applied"] = self.applied
+        out["proposed"] = [
+            {"kind": str(f.kind), "property": f.property, "plan": f.plan.to_json()} for f in self.proposed
+        ]
+        if self.error is not None:
+            out["error"] = {"status": self.error.status, "code": self.error.code, "message": self.error.message}
+            if self.error.retry_after is not None:
+                out["error"]["retryAfter"] = self.error.retry_after
+        if self.continuation_token:
+            out["continuationToken"] = self.continuation_token
+        if self.signal is not None:
+            out["trigger"] = _trigger_json(self.signal)
+        out["armCalls"] = list(self.arm_calls)
+        return out
+
+
+class Pipeline:
+    def __init__(
+        self,
+        arm: Arm,
+        rules: ScopeRules,
+        *,
+        baselines: BaselineSource = NO_BASELINES,
+        dry_run: bool = False,
+    ) -> None:
+        self.arm = arm
+        self.rules = rules
+        self.baselines = baselines
+        self.dry_run = dry_run
+
+    def handle(self, signals: Iterable[Signal]) -> list[Outcome]:
+        """One outcome per resource named by ``signals``: a batch naming a resource twice is one fix."""
+        seen: set[str] = set()
+        outcomes = []
+        for signal in signals:
+            if signal.resource_id.casefold() in seen:
+                continue
+            seen.add(signal.resource_id.casefold())
+            outcomes.append(self.remediate(signal.resource_id, signal=signal))
+        return outcomes
+
+    def remediate(self, resource_id: str, *, signal: Signal | None = None) -> Outcome:
+        deadline = time.monotonic() + self.arm.budget_seconds
+        outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
+        try:
+            parsed = parse_resource_id(resource_id)
+        except InvalidResourceId as error:
+            outcome.reason = str(error)
+            return outcome
+        candidates = remediators_of_type(parsed.resource_type or "")
+        by_id = scope_by_id(
+            parsed, parsed.resource_type or "(none)", candidates[0].guards if candidates else None, self.rules
+        )
+        if by_id.guarded is None:
+            outcome.reason = by_id.reason
+            return outcome
+        sdk = candidates[0].sdk
+
+        try:
+            outcome.arm_calls.append("GET")
+            body = self.arm.read(parsed, sdk)
+            if body is None:
+                outcome.state, outcome.reason = State.GONE, "the resource no longer exists"
+                return outcome
+            before = classify(body, self.rules, baselines=self.baselines)
+            outcome.findings = before.findings
+            outcome.reason = before.reason
+            if before.guarded is None:
+                return outcome
+            if before.plan is None:
+                outcome.state = State.HEALTHY
+                return outcome
+
+            modes = {id(f): decide(f, dry_run=self.dry_run) for f in before.findings}
+            to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
+            outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
+            plan = merge_plans(before.resource_id, to_apply)
+            if plan is None:
+                outcome.state = State.PROPOSED if outcome.proposed else State.OBSERVED
+                return outcome
+
+            outcome.arm_calls.append("PATCH")
+            outcome.applied = plan.body
+            result = self.arm.patch(parsed, sdk, plan.body_bytes(), wait_seconds=max(0.0, deadline - time.monotonic()))
+            if not result.done:
+                outcome.state, outcome.continuation_token = State.PENDING, result.continuation_token
+                outcome.reason = "the update is still running; check it again later"
+                return outcome
+
+            outcome.arm_calls.append("GET")
+            after = self.arm.read(parsed, sdk)
+        except ArmError as error:
+            outcome.state, outcome.error = State.FAILED, error
+            outcome.reason = _failure_reason(error)
+            return outcome
+
+        outcome.state, outcome.reason = _verify(after, to_apply, self.rules, self.baselines)
+        return outcome
+
+
+def _verify(
+    after: dict[str, Any] | None, applied: list[Finding], rules: ScopeRules, baselines: BaselineSource
+) -> tuple[State, str]:
+    """Did the fix stick? ARM can accept a PATCH that a Modify policy rewrote into no change."""
+    if after is None:
+        return State.GONE, "the resource disappeared while it was being fixed"
+    remaining = {(f.kind, f.property) for f in classify(after, rules, baselines=baselines).findings}
+    still = [f for f in applied if (f.kind, f.property) in remaining]
+    if still:
+        properties = ", ".join(f.property for f in still)
+        return State.REVERTED, (
+            f"ARM accepted the fix but {properties} still reads broken: something rewrites it, most likely an "
+            "Azure Policy with a Modify effect; exempt the managed resource group from that assignment"
+        )
+    return State.VERIFIED, "fixed and verified by a fresh read"
+
+
+def _failure_reason(error: ArmError) -> str:
+    if error.denied_by_policy:
+        return f"an Azure Policy denies the fix: {error.message}"
+    if error.status == 429:
+        return f"ARM throttled the call beyond the time budget (retry after {error.retry_after or '?'} s)"
+    if error.status in (409, 412):
+        return f"another update of the resource is in flight: {error.message}"
+    return f"ARM answered {error.status or 'nothing'} {error.code}: {error.message}"
+
+
+def _trigger_json(signal: Signal) -> dict[str, Any]:
+    actor = signal.actor
+    return {
+        "source": signal.source,
+        "eventId": signal.event_id,
+        "eventType": signal.event_type,
+        "operationName": signal.operation_name,
+        "correlationId": signal.correlation_id,
+        "actor": None
+        if actor is None
+        else {
+            "name": actor.name,
+            "objectId": actor.object_id,
+            "appId": actor.app_id,
+            "principalType": actor.principal_type,
+        },
+    }
