@@ -1,7 +1,13 @@
-"""Command line: ``python -m remediators classify FILE|- [...]`` and ``python -m remediators roles``.
+"""Command line (DESIGN section 5).
 
-Exit status: 0 when every input was classified (broken or not), 2 when an input is not a
-resource or the configuration is invalid, with one line per problem on stderr.
+``classify FILE|- [...]``  classify resource bodies; no call to Azure.
+``handle FILE|- [--dry-run]``  run the pipeline for an Event Grid event or batch, or an alert.
+``scan --subscription ID [--apply]``  sweep every guarded resource of a subscription.
+``roles``  print the least-privilege custom roles.
+
+Exit status: 0 when every input was handled (broken or not); 1 when a remediation failed;
+2 when an input is not usable or the configuration is invalid, with one line per problem on
+stderr. Good inputs are handled even when others are refused.
 """
 
 from __future__ import annotations
@@ -11,13 +17,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import arm_json
 from .classify import NotAResource, classify
 from .report import render_summary, render_text
 from .role import role_definitions
-from .settings import InvalidSettings, load_scope_rules
+from .scope import ScopeRules
+from .settings import InvalidSettings, arm_options, identity_client_id, load_scope_rules
+
+if TYPE_CHECKING:  # the pipeline pulls in azure-core: classify does without it
+    from .pipeline import Outcome, Pipeline
 
 PROG = "python -m remediators"
 
@@ -44,6 +54,14 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         default="json",
         help="json: one JSON object per line per input (default); text: a readable report",
     )
+    handle_cmd = commands.add_parser(
+        "handle", help="run the pipeline for an Event Grid event or batch (either schema) or an alert payload"
+    )
+    handle_cmd.add_argument("file", metavar="FILE", help="a JSON file, or - for standard input")
+    handle_cmd.add_argument("--dry-run", action="store_true", help="propose every fix; write nothing")
+    scan_cmd = commands.add_parser("scan", help="sweep every guarded resource in a subscription")
+    scan_cmd.add_argument("--subscription", required=True, metavar="ID")
+    scan_cmd.add_argument("--apply", action="store_true", help="apply fixes (default: propose only)")
     commands.add_parser("roles", help="print the least-privilege custom roles the remediators need, as JSON")
     args = parser.parse_args(argv)
 
@@ -52,22 +70,80 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
         return 0
     try:
         rules = load_scope_rules()
+        if args.command in ("handle", "scan"):
+            pipeline = _pipeline(rules, dry_run=args.dry_run if args.command == "handle" else not args.apply)
     except InvalidSettings as error:
         return _fail(f"invalid configuration: {error}")
+    if args.command == "handle":
+        return _handle(pipeline, args.file, stdin or sys.stdin)
+    if args.command == "scan":
+        return _scan(pipeline, args.subscription)
+    return _classify(args.files, rules, managed=args.managed, text=args.format == "text", stdin=stdin or sys.stdin)
+
+
+def _classify(files: list[str], rules: ScopeRules, *, managed: bool, text: bool, stdin: TextIO) -> int:
     results, status = [], 0
-    for name in args.files:
+    for name in files:
         try:
-            result = classify(_read_json(name, stdin or sys.stdin), rules, treat_as_managed=args.managed)
+            result = classify(_read_json(name, stdin), rules, treat_as_managed=managed)
         except (NotAResource, InputError) as error:
             status = _fail(f"{name}: {error}")
             continue
         results.append(result)
-        if args.format == "json":
-            print(json.dumps(result.to_json(), separators=(",", ":")))
-        else:
+        if text:
             print(render_text(result) + "\n")
-    if args.format == "text" and len(args.files) > 1:
-        print(render_summary(results, refused=len(args.files) - len(results)))
+        else:
+            print(json.dumps(result.to_json(), separators=(",", ":")))
+    if text and len(files) > 1:
+        print(render_summary(results, refused=len(files) - len(results)))
+    return status
+
+
+def _pipeline(rules: ScopeRules, *, dry_run: bool) -> Pipeline:
+    from .arm import Arm, credential
+    from .pipeline import Pipeline
+
+    return Pipeline(Arm(credential(identity_client_id()), **arm_options()), rules, dry_run=dry_run)
+
+
+def _handle(pipeline: Pipeline, name: str, stdin: TextIO) -> int:
+    from .signals import parse_signals
+
+    try:
+        parsed = parse_signals(_read_json(name, stdin))
+    except InputError as error:
+        return _fail(f"{name}: {error}")
+    status = 0
+    for rejected in parsed.rejected:
+        where = f" item {rejected.index}" if rejected.index is not None else ""
+        status = _fail(f"{name}{where}: {rejected.reason}")
+    if parsed.validation_code is not None:
+        print(json.dumps({"validationResponse": parsed.validation_code}))
+    return _report(pipeline.handle(parsed.signals), status)
+
+
+def _scan(pipeline: Pipeline, subscription: str) -> int:
+    from .arm import ArmError
+    from .registry import REMEDIATORS
+
+    outcomes, status = [], 0
+    for sdk in dict.fromkeys(r.sdk for r in REMEDIATORS):
+        try:
+            ids = pipeline.arm.list_ids(subscription, sdk)
+        except ArmError as error:
+            status = _fail(f"cannot list {sdk.operations} in subscription {subscription}: {error}")
+            continue
+        outcomes += [pipeline.remediate(resource_id) for resource_id in ids]
+    return _report(outcomes, status)
+
+
+def _report(outcomes: list[Outcome], status: int) -> int:
+    from .pipeline import State
+
+    for outcome in outcomes:
+        print(json.dumps(outcome.to_json(), separators=(",", ":")))
+    if status == 0 and any(o.state is State.FAILED for o in outcomes):
+        return 1
     return status
 
 

@@ -135,6 +135,13 @@ class Arm:
             return PatchResult(done=False, body=None, continuation_token=poller.continuation_token())
         return PatchResult(done=True, body=_call(poller.result))
 
+    def list_ids(self, subscription: str, sdk: SdkBinding) -> list[str]:
+        """Ids of every resource of the binding's type in a subscription (all pages)."""
+        probe = ResourceId(f"/subscriptions/{subscription}", subscription, None, None, None)
+        operations = self._operations(probe, sdk)
+        items = _call(lambda: list(getattr(operations, sdk.list_all)()))
+        return [str(item.id) for item in items if getattr(item, "id", None)]
+
     def _operations(self, resource_id: ResourceId, sdk: SdkBinding) -> Any:
         key = (sdk.client, resource_id.subscription.casefold())
         with self._lock:

@@ -47,6 +47,7 @@ class SdkBinding:
     get: str = "get"
     update: str = "update"  # "begin_update" for long-running updates
     long_running: bool = False
+    list_all: str = "list"  # every resource of the type in the client's subscription
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,6 @@ REMEDIATOR = Remediator(
         "Microsoft.Search/searchServices/read",
         "Microsoft.Search/searchServices/write",
     ),
-    sdk=SdkBinding("azure.mgmt.search:SearchManagementClient", "services"),
+    sdk=SdkBinding("azure.mgmt.search:SearchManagementClient", "services", list_all="list_by_subscription"),
     detect=detect,
 )
