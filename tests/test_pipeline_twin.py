@@ -1,0 +1,291 @@
+"""The pipeline end to end on the local twin: real azure-mgmt clients, real HTTPS, a real credential.
+
+Every write is asserted byte for byte from what the twin received (``/_twin/requests``), and
+every call ARM would bill is counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator.twin import Twin
+from remediators.arm import Arm, credential
+from remediators.baselines import Baseline, InMemoryBaselines
+from remediators.pipeline import Pipeline, State
+from remediators.scope import ScopeRules
+from remediators.signals import parse_signals
+from tests.payloads import (
+    COGNITIVE_GET,
+    COSMOS_GET,
+    MANAGED_RG,
+    ORDINARY_RG,
+    SEARCH_GET,
+    STORAGE_GET,
+    ai_account,
+    example,
+    in_group,
+    with_properties,
+)
+
+COSMOS = in_group(example(COSMOS_GET), MANAGED_RG)
+SEARCH = in_group(example(SEARCH_GET), MANAGED_RG)
+STORAGE = in_group(example(STORAGE_GET), MANAGED_RG)
+OPENAI = ai_account("OpenAI")
+ORDINARY_COSMOS = with_properties(in_group(example(COSMOS_GET), ORDINARY_RG), disableLocalAuth=True)
+EMOTION = example(COGNITIVE_GET)  # a Cognitive Services kind that is not guarded
+# The twin keeps resources by id: give the ordinary Cosmos DB its own name.
+ORDINARY_COSMOS["id"] = ORDINARY_COSMOS["id"].replace("/ddb1", "/ordinary-ddb")
+ORDINARY_COSMOS["name"] = "ordinary-ddb"
+EMOTION["id"] = EMOTION["id"].replace("/myAccount", "/emotion")
+ASSIGNMENTS = "/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssignments"
+
+
+@pytest.fixture
+def twin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Twin]:
+    with Twin.start(resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS, EMOTION]) as running:
+        for name, value in running.environment().items():
+            monkeypatch.setenv(name, value)  # the real ManagedIdentityCredential asks the twin for tokens
+        yield running
+
+
+def pipeline(twin: Twin, *, budget: float = 10.0, baselines: InMemoryBaselines | None = None, **kw: Any) -> Pipeline:
+    arm = Arm(
+        credential(None),
+        endpoint=twin.arm,
+        budget_seconds=budget,
+        connection_verify=twin.ca_path,
+        polling_interval=0,
+        retry_total=kw.pop("retry_total", 3),
+    )
+    return Pipeline(arm, ScopeRules(), baselines=baselines or InMemoryBaselines(), **kw)
+
+
+def arm_requests(twin: Twin) -> list[Any]:
+    """What ARM would have billed: every call under /subscriptions (not the token endpoint)."""
+    return [r for r in twin.requests() if r.path.casefold().startswith("/subscriptions/")]
+
+
+def patches(twin: Twin) -> list[bytes]:
+    return [r.body for r in twin.requests("PATCH")]
+
+
+def break_(twin: Twin, resource: dict[str, Any], **properties: Any) -> str:
+    twin.set_resource(with_properties(resource, **properties))
+    return str(resource["id"])
+
+
+@pytest.mark.parametrize(
+    ("resource", "broken", "patch"),
+    [
+        (COSMOS, {"disableLocalAuth": True}, b'{"properties":{"disableLocalAuth":false}}'),
+        (
+            SEARCH,
+            {"disableLocalAuth": True, "authOptions": None},
+            b'{"properties":{"disableLocalAuth":false,"authOptions":{"apiKeyOnly":{}}}}',
+        ),
+        (SEARCH, {"publicNetworkAccess": "Disabled"}, b'{"properties":{"publicNetworkAccess":"Enabled"}}'),
+        (STORAGE, {"allowSharedKeyAccess": False}, b'{"properties":{"allowSharedKeyAccess":true}}'),
+    ],
+    ids=["cosmos-local-auth (long-running)", "search-local-auth", "search-firewall", "storage-shared-key"],
+)
+def test_each_managed_fix_lands_with_the_exact_bytes_and_is_verified(
+    twin: Twin, resource: dict[str, Any], broken: dict[str, Any], patch: bytes
+) -> None:
+    resource_id = break_(twin, resource, **broken)
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.VERIFIED, outcome.reason
+    assert patches(twin) == [patch]
+    assert twin.resource(resource_id) is not None
+    assert pipeline(twin).remediate(resource_id).state is State.HEALTHY
+
+
+def test_openai_outbound_restriction_comes_back_from_the_baseline_through_a_202_operation(twin: Twin) -> None:
+    resource_id = break_(twin, OPENAI, restrictOutboundNetworkAccess=False, allowedFqdnList=[])
+    baselines = InMemoryBaselines()
+    baselines.record(Baseline(resource_id, {"properties.allowedFqdnList": ["microsoft.com"]}))
+    outcome = pipeline(twin, baselines=baselines).remediate(resource_id)
+    assert outcome.state is State.VERIFIED, outcome.reason
+    assert patches(twin) == [
+        b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}'
+    ]
+    stored = twin.resource(resource_id)
+    assert stored is not None
+    assert stored["properties"]["restrictOutboundNetworkAccess"] is True
+    assert stored["properties"]["allowedFqdnList"] == ["microsoft.com"]
+
+
+def test_without_a_baseline_the_outbound_fix_is_only_proposed(twin: Twin) -> None:
+    resource_id = break_(twin, OPENAI, restrictOutboundNetworkAccess=False)
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.PROPOSED
+    assert [f.kind for f in outcome.proposed] == ["outbound_restriction_removed"]
+    assert patches(twin) == []
+
+
+def test_arm_calls_per_event(twin: Twin) -> None:
+    """0 calls out of scope, 1 GET when healthy, GET + PATCH + polls + 1 verifying GET when broken."""
+    assert pipeline(twin).remediate(ORDINARY_COSMOS["id"]).state is State.NOT_GUARDED
+    assert arm_requests(twin) == []
+
+    assert pipeline(twin).remediate(COSMOS["id"]).state is State.HEALTHY
+    assert [r.method for r in arm_requests(twin)] == ["GET"]
+
+    twin.clear_requests()
+    twin.set_lro(cosmos_polls=2)
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    assert pipeline(twin).remediate(resource_id).state is State.VERIFIED
+    methods = [(r.method, "operation" in r.path.casefold()) for r in arm_requests(twin)]
+    assert methods[0] == ("GET", False) and methods[1] == ("PATCH", False)
+    assert methods[-1] == ("GET", False)
+    polls = [m for m in methods[2:-1] if m[1]]
+    assert len(polls) >= 2
+
+
+def test_a_kind_that_is_not_guarded_costs_one_read_and_no_write(twin: Twin) -> None:
+    outcome = pipeline(twin).remediate(EMOTION["id"])
+    assert outcome.state is State.NOT_GUARDED
+    assert [r.method for r in arm_requests(twin)] == ["GET"]
+
+
+def test_a_deleted_resource_ends_cleanly(twin: Twin) -> None:
+    gone = COSMOS["id"].replace("/ddb1", "/deleted-ddb")
+    outcome = pipeline(twin).remediate(gone)
+    assert outcome.state is State.GONE
+    assert [r.method for r in arm_requests(twin)] == ["GET"]
+
+
+def test_throttling_is_retried_as_arm_asks(twin: Twin) -> None:
+    resource_id = break_(twin, STORAGE, allowSharedKeyAccess=False)
+    twin.add_fault({"kind": "throttle", "method": "PATCH", "resourceId": resource_id, "times": 2, "retryAfter": 0})
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.VERIFIED, outcome.reason
+    assert patches(twin) == [b'{"properties":{"allowSharedKeyAccess":true}}'] * 3
+
+
+def test_a_throttle_longer_than_the_budget_is_not_slept_through(twin: Twin) -> None:
+    resource_id = break_(twin, STORAGE, allowSharedKeyAccess=False)
+    twin.add_fault({"kind": "throttle", "method": "PATCH", "resourceId": resource_id, "retryAfter": 120})
+    outcome = pipeline(twin, budget=2.0).remediate(resource_id)
+    assert outcome.state is State.FAILED
+    assert outcome.error is not None and outcome.error.status == 429 and outcome.error.retry_after == 120
+    assert len(patches(twin)) == 1
+
+
+def test_server_errors_are_retried(twin: Twin) -> None:
+    resource_id = break_(twin, SEARCH, publicNetworkAccess="Disabled")
+    twin.add_fault(
+        {"kind": "error", "status": 503, "method": "PATCH", "resourceId": resource_id, "times": 1, "retryAfter": 0}
+    )
+    assert pipeline(twin).remediate(resource_id).state is State.VERIFIED
+    assert len(patches(twin)) == 2
+
+
+def test_a_server_error_that_persists_fails_with_arms_code(twin: Twin) -> None:
+    resource_id = break_(twin, SEARCH, publicNetworkAccess="Disabled")
+    twin.add_fault({"kind": "error", "status": 500, "method": "PATCH", "resourceId": resource_id})
+    outcome = pipeline(twin, retry_total=0).remediate(resource_id)
+    assert outcome.state is State.FAILED
+    assert outcome.error is not None and (outcome.error.status, outcome.error.code) == (500, "InternalServerError")
+
+
+def test_a_conflict_while_another_update_runs_is_reported_not_forced(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    twin.add_fault({"kind": "conflict", "method": "PATCH", "resourceId": resource_id})
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.FAILED
+    assert outcome.error is not None and outcome.error.code == "AnotherOperationInProgress"
+    assert "in flight" in outcome.reason
+
+
+def test_a_modify_policy_that_silently_reverts_the_fix_is_reported_as_reverted(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    twin.add_fault(
+        {
+            "kind": "modify",
+            "policyAssignmentId": f"{ASSIGNMENTS.format(sub='subid')}/cosmos-local-auth",
+            "if": [{"field": "type", "equals": "Microsoft.DocumentDB/databaseAccounts"}],
+            "operations": [{"operation": "addOrReplace", "field": "properties.disableLocalAuth", "value": True}],
+        }
+    )
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.REVERTED
+    assert "Modify effect" in outcome.reason
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_a_deny_policy_fails_the_fix_with_the_policy_named(twin: Twin) -> None:
+    resource_id = break_(twin, STORAGE, allowSharedKeyAccess=False)
+    twin.add_fault(
+        {
+            "kind": "deny",
+            "policyAssignmentId": f"{ASSIGNMENTS.format(sub='{subscription-id}')}/no-shared-key",
+            "if": [{"field": "properties.allowSharedKeyAccess", "equals": True}],
+        }
+    )
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.FAILED
+    assert outcome.error is not None and outcome.error.denied_by_policy
+    assert "no-shared-key" in outcome.reason
+
+
+def test_a_long_running_fix_past_the_budget_is_pending_with_a_token(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    twin.set_lro(cosmos_polls=10_000)
+    twin.add_fault({"kind": "latency", "method": "GET", "ms": 100})
+    outcome = pipeline(twin, budget=1.0).remediate(resource_id)
+    assert outcome.state is State.PENDING
+    assert outcome.continuation_token
+
+
+def test_dry_run_proposes_and_writes_nothing(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    outcome = pipeline(twin, dry_run=True).remediate(resource_id)
+    assert outcome.state is State.PROPOSED
+    assert patches(twin) == []
+
+
+def test_events_from_someone_elses_write_flow_through_the_pipeline(twin: Twin) -> None:
+    """An admin locks the Search firewall; the twin emits ARM's event; the pipeline puts it right."""
+    admin = {"upn": "admin@contoso.com", "oid": "11111111-2222-3333-4444-555555555555", "idtyp": "user"}
+    answer = twin.call(
+        "PATCH",
+        SEARCH["id"],
+        {"properties": {"publicNetworkAccess": "Disabled"}},
+        claims=admin,
+        api_version="2025-05-01",
+    )
+    assert answer.status == 200
+    [event] = twin.wait_for_events(1)
+    parsed = parse_signals([event])
+    assert not parsed.rejected
+    [outcome] = pipeline(twin).handle(parsed.signals)
+    assert outcome.state is State.VERIFIED
+    assert outcome.signal is not None and outcome.signal.actor is not None
+    assert outcome.signal.actor.name == "admin@contoso.com"
+    trigger = outcome.to_json()["trigger"]
+    assert trigger["eventType"] == "Microsoft.Resources.ResourceWriteSuccess"
+    # Our own fix came back as an event too, carrying our identity's claims, not the admin's.
+    events = twin.wait_for_events(2)
+    assert json.dumps(events[-1]["data"]["claims"]).count(twin.identity.object_id) >= 1
+
+
+def test_a_batch_naming_a_resource_twice_is_fixed_once(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    event = {
+        "id": "e1",
+        "subject": resource_id,
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "eventTime": "2026-11-23T00:00:00Z",
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "topic": "/subscriptions/subid",
+        "data": {"resourceUri": resource_id},
+    }
+    parsed = parse_signals([event, {**event, "id": "e2"}])
+    outcomes = pipeline(twin).handle(parsed.signals)
+    assert [o.state for o in outcomes] == [State.VERIFIED]
+    assert len(patches(twin)) == 1
