@@ -6,11 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo classify-examples test lint bench clean
 
 demo: $(INSTALLED)
-	@echo "Classifying a broken managed resource group and its neighbours (examples/broken-managed-rg):"
-	@echo
+	@$(BIN)/python -m demo
+
+classify-examples: $(INSTALLED)
 	@$(BIN)/python -m remediators classify --format text examples/broken-managed-rg/*.json
 
 test: $(INSTALLED)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .arm_json import as_bool, lookup
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -57,3 +59,21 @@ class _NoBaselines:
 
 
 NO_BASELINES: BaselineSource = _NoBaselines()
+
+
+def baseline_of(resource: Mapping[str, Any], *, recorded_at: str | None = None, source: str | None = None) -> Baseline:
+    """The values worth remembering from a resource while it is healthy.
+
+    ``properties.allowedFqdnList`` only while the outbound restriction is on (otherwise the list
+    restricts nothing and is no evidence of what the account needs), and a Search service's
+    ``properties.authOptions``. Record it only from a resource with no findings.
+    """
+    properties: dict[str, Any] = {}
+    restricted = as_bool(lookup(resource, "properties", "restrictOutboundNetworkAccess")) is True
+    fqdns = lookup(resource, "properties", "allowedFqdnList")
+    if restricted and isinstance(fqdns, list) and all(isinstance(fqdn, str) for fqdn in fqdns):
+        properties["properties.allowedFqdnList"] = list(fqdns)
+    auth_options = lookup(resource, "properties", "authOptions")
+    if isinstance(auth_options, dict) and auth_options:
+        properties["properties.authOptions"] = auth_options
+    return Baseline(str(lookup(resource, "id")), properties, recorded_at, source)

@@ -73,6 +73,7 @@ STORAGE_PUBLIC_DISABLED = "storage/StorageAccountUpdateDisablePublicNetworkAcces
 COGNITIVE_GET = "cognitive-services/GetAccount.json"  # kind Emotion
 COGNITIVE_UPDATE = "cognitive-services/UpdateAccount.json"  # kind Bing.Search
 COGNITIVE_CREATE = "cognitive-services/CreateAccount.json"
+WORKSPACE_GET = "machine-learning/Workspace-get.json"
 DLP_PATCH = "cognitive-services-data-loss-prevention-patch.json"
 
 

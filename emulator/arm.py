@@ -1,0 +1,288 @@
+"""Azure Resource Manager's routes: GET / PUT / PATCH of resources, lists, and operation polls.
+
+Order of checks, as ARM does them: bearer token (401), ``api-version`` (400), injected faults
+(throttling and the like happen in front of the provider), then the request itself: unknown
+group or resource (404), a write while a long-running one runs (provider's 409/412), policy
+(Modify rewrites, Deny refuses), and finally the provider's own write protocol
+(:mod:`emulator.providers`). Every successful write emits its ResourceWriteSuccess event; a
+long-running one when its operation finishes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from . import ids
+from .events import Writer
+from .merge import find_key, merge_patch
+from .messages import ArmFailure, Request, Response, json_response, new_id
+from .operations import Operation
+from .policy import ASSIGNMENT_TYPE, EXEMPTION_TYPE
+from .providers import Protocol, Provider, provider_for, set_provisioning_state
+from .tokens import is_expired, read_claims
+
+if TYPE_CHECKING:
+    from .app import TwinApp
+
+_WWW_AUTHENTICATE = (
+    'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", '
+    "error_description=\"The authentication failed because of missing 'Authorization' header.\""
+)
+
+
+def authenticate(request: Request) -> dict[str, Any]:
+    """The caller's claims (empty for a token that is not a JWT); 401 without a bearer token."""
+    token = request.bearer_token()
+    if token is None:
+        raise ArmFailure(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
+        )
+    claims = read_claims(token) or {}
+    if is_expired(claims):
+        raise ArmFailure(
+            401,
+            "ExpiredAuthenticationToken",
+            "The access token expiry UTC time is earlier than current UTC time.",
+            headers={
+                "WWW-Authenticate": _WWW_AUTHENTICATE.replace("missing 'Authorization' header", "an expired token")
+            },
+        )
+    return claims
+
+
+def handle(app: TwinApp, request: Request, claims: dict[str, Any]) -> Response:
+    api_version = request.query_value("api-version")
+    if not api_version:
+        raise ArmFailure(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    with app.lock:
+        operation = app.operations.find(request.path)
+    parsed = ids.parse(request.path)
+    target = operation.path if operation else ids.normalise(request.path)
+    app.apply_faults(request.method, target, None if operation or parsed is None else parsed.type)
+    if operation is not None:
+        if request.method != "GET":
+            raise _method_not_allowed(request)
+        return _poll(app, operation)
+    if parsed is None or parsed.type is None:
+        raise ArmFailure(404, "InvalidResourceType", f"The twin serves no resource at '{request.path}'.")
+    if parsed.collection:
+        if request.method != "GET":
+            raise _method_not_allowed(request)
+        return _list(app, parsed)
+    if request.method == "GET":
+        return _get(app, parsed)
+    if request.method in ("PUT", "PATCH"):
+        return _write(app, request, parsed, claims, api_version)
+    raise _method_not_allowed(request)
+
+
+def _method_not_allowed(request: Request) -> ArmFailure:
+    return ArmFailure(405, "MethodNotAllowed", f"The twin does not serve {request.method} on '{request.path}'.")
+
+
+def not_found(app: TwinApp, parsed: ids.ArmPath) -> ArmFailure:
+    if (
+        parsed.subscription
+        and parsed.resource_group
+        and not app.store.group_exists(parsed.subscription, parsed.resource_group)
+    ):
+        return ArmFailure(404, "ResourceGroupNotFound", f"Resource group '{parsed.resource_group}' could not be found.")
+    resource_type = (parsed.type or "").casefold()
+    if resource_type == ASSIGNMENT_TYPE.casefold():
+        return ArmFailure(404, "PolicyAssignmentNotFound", f"The policy assignment '{parsed.name}' is not found.")
+    if resource_type == EXEMPTION_TYPE.casefold():
+        return ArmFailure(404, "PolicyExemptionNotFound", f"The policy exemption '{parsed.name}' is not found.")
+    where = f" under resource group '{parsed.resource_group}'" if parsed.resource_group else ""
+    return ArmFailure(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{parsed.type}/{parsed.name}'{where} was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def _get(app: TwinApp, parsed: ids.ArmPath) -> Response:
+    with app.lock:
+        body = app.store.get(parsed.path)
+        if body is None:
+            raise not_found(app, parsed)
+        app.settle_on_read(parsed.key, body)
+        return json_response(200, copy.deepcopy(body))
+
+
+def _list(app: TwinApp, parsed: ids.ArmPath) -> Response:
+    with app.lock:
+        if (
+            parsed.subscription
+            and parsed.resource_group
+            and not app.store.group_exists(parsed.subscription, parsed.resource_group)
+        ):
+            raise not_found(app, parsed)
+        items = [copy.deepcopy(body) for body in app.store.children(parsed.parent, parsed.type or "")]
+    return json_response(200, {"value": items})
+
+
+def _write(app: TwinApp, request: Request, parsed: ids.ArmPath, claims: dict[str, Any], api_version: str) -> Response:
+    document = _request_document(request)
+    provider = provider_for(parsed.type)
+    writer = Writer(
+        claims=claims,
+        method=request.method,
+        url=app.base_url + request.target,
+        client_ip=request.client_ip,
+        client_request_id=request.header("x-ms-client-request-id") or new_id(),
+        correlation_id=request.header("x-ms-correlation-request-id") or new_id(),
+    )
+    with app.lock:
+        current = app.store.get(parsed.path)
+        _check_target(app, request, parsed, current)
+        running = app.operations.running_on(parsed.path)
+        if running is not None:
+            raise ArmFailure(provider.busy_status, provider.busy_code, provider.busy_message.format(name=parsed.name))
+        result = _result(parsed, provider, current, document, request.method)
+        app.apply_policies(request.method, result)
+        if provider.settle is not None:
+            provider.settle(result, document)
+        return _commit(app, parsed, provider, result, current is not None, writer, api_version)
+
+
+def _request_document(request: Request) -> dict[str, Any]:
+    try:
+        document = request.json()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ArmFailure(
+            400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {error}"
+        ) from error
+    if not isinstance(document, dict):
+        raise ArmFailure(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    return document
+
+
+def _check_target(app: TwinApp, request: Request, parsed: ids.ArmPath, current: dict[str, Any] | None) -> None:
+    if current is not None:
+        return
+    if request.method == "PATCH":
+        raise not_found(app, parsed)
+    creating_group = (parsed.type or "").casefold() == ids.RESOURCE_GROUP_TYPE.casefold()
+    if creating_group or parsed.subscription is None or parsed.resource_group is None:
+        return
+    if not app.store.group_exists(parsed.subscription, parsed.resource_group):
+        raise not_found(app, parsed)
+
+
+def _result(
+    parsed: ids.ArmPath, provider: Provider, current: dict[str, Any] | None, document: dict[str, Any], method: str
+) -> dict[str, Any]:
+    """The resource as the write leaves it, before policy and provider rules."""
+    if method == "PATCH" and current is not None:
+        result: dict[str, Any] = merge_patch(current, document, provider.replace_whole)
+    else:
+        result = copy.deepcopy(document)
+    # id, name and type are ARM's, whatever the body says.
+    for field, value in (
+        ("id", current["id"] if current else parsed.path),
+        ("name", current.get("name", parsed.name) if current else parsed.name),
+        ("type", current.get("type", parsed.type) if current else parsed.type),
+    ):
+        result.pop(find_key(result, field) or field, None)
+        result[field] = value
+    return _ordered(result)
+
+
+def _ordered(resource: dict[str, Any]) -> dict[str, Any]:
+    # ARM bodies lead with id, name, type; keep the rest in their order.
+    head = {name: resource[name] for name in ("id", "name", "type")}
+    return {**head, **{name: value for name, value in resource.items() if name not in head}}
+
+
+def _commit(
+    app: TwinApp,
+    parsed: ids.ArmPath,
+    provider: Provider,
+    result: dict[str, Any],
+    existed: bool,
+    writer: Writer,
+    api_version: str,
+) -> Response:
+    status = 200 if existed else 201
+    if provider.protocol is Protocol.SYNC:
+        set_provisioning_state(result, provider, provider.done_state)
+        app.store.put(copy.deepcopy(result))
+        app.emit_write(result["id"], parsed, writer, existed)
+        return json_response(status, result)
+    if provider.protocol is Protocol.SETTLING:
+        return _commit_settling(app, parsed, provider, result, existed, writer, status)
+    return _start_operation(app, parsed, provider, result, existed, writer, api_version, status)
+
+
+def _commit_settling(
+    app: TwinApp,
+    parsed: ids.ArmPath,
+    provider: Provider,
+    result: dict[str, Any],
+    existed: bool,
+    writer: Writer,
+    status: int,
+) -> Response:
+    # The answer already reads "provisioning"; later GETs keep reading it for a while.
+    answer = copy.deepcopy(result)
+    set_provisioning_state(answer, provider, provider.busy_state if existed else provider.creating_state)
+    if app.lro.search_settle_reads > 0:
+        app.store.put(copy.deepcopy(answer))
+        app.settling[parsed.key] = app.lro.search_settle_reads
+    else:
+        set_provisioning_state(result, provider, provider.done_state)
+        app.store.put(result)
+        app.settling.pop(parsed.key, None)
+    app.emit_write(answer["id"], parsed, writer, existed)
+    return json_response(status, answer)
+
+
+def _start_operation(
+    app: TwinApp,
+    parsed: ids.ArmPath,
+    provider: Provider,
+    result: dict[str, Any],
+    existed: bool,
+    writer: Writer,
+    api_version: str,
+    status: int,
+) -> Response:
+    # Until the operation finishes, GET shows the resource as it was, in the provider's busy state.
+    busy_state = provider.busy_state if existed else provider.creating_state
+    pending = copy.deepcopy(result)
+    set_provisioning_state(pending, provider, provider.done_state)
+    shown = copy.deepcopy(app.store.get(parsed.path) or result)
+    set_provisioning_state(shown, provider, busy_state)
+    app.store.put(shown)
+    polls = app.lro.cosmos_polls if provider.protocol is Protocol.ASYNC_OPERATION else app.lro.cognitive_polls
+    operation = app.operations.start(
+        provider, parsed, result["id"], pending, polls=polls, api_version=api_version, writer=writer, existed=existed
+    )
+    url = f"{app.base_url}{operation.path}?api-version={api_version}"
+    if provider.protocol is Protocol.ASYNC_OPERATION:
+        answer = copy.deepcopy(result)
+        set_provisioning_state(answer, provider, busy_state)
+        return json_response(status, answer, {"Azure-AsyncOperation": url})
+    return json_response(202, copy.deepcopy(shown), {"Location": url, "Retry-After": "0"})
+
+
+def _poll(app: TwinApp, operation: Operation) -> Response:
+    with app.lock:
+        if app.operations.poll(operation):
+            app.complete(operation)
+        if operation.provider.protocol is Protocol.ASYNC_OPERATION:
+            return json_response(200, operation.status_body())
+        if not operation.done:
+            url = f"{app.base_url}{operation.path}?api-version={operation.api_version}"
+            return Response(202, b"", {"Location": url, "Retry-After": "0"})
+        resource = app.store.copy_of(operation.resource_id)
+        return json_response(200, resource if resource is not None else operation.pending)
