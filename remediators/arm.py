@@ -85,6 +85,7 @@ class Arm:
         retry_total: int = 3,
         connection_verify: str | bool | None = None,
         polling_interval: float | None = None,
+        per_retry_policies: list[Any] | None = None,
     ) -> None:
         self._credential = credential
         self.endpoint = endpoint.rstrip("/")
@@ -97,6 +98,8 @@ class Arm:
             self._options["connection_verify"] = connection_verify
         if polling_interval is not None:
             self._options["polling_interval"] = polling_interval
+        if per_retry_policies:  # e.g. a timing policy in the benchmarks
+            self._options["per_retry_policies"] = per_retry_policies
         self._retry_total = retry_total
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()

@@ -156,7 +156,12 @@ def apply_patch(resource: Mapping[str, Any], body: Mapping[str, Any]) -> dict[st
 
 def _merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
     for key, value in patch.items():
-        existing = next((k for k in target if isinstance(k, str) and k.casefold() == key.casefold()), key)
+        # The exact key first, as arm_json.lookup reads it; else ARM's case-insensitive match.
+        existing = (
+            key
+            if key in target
+            else next((k for k in target if isinstance(k, str) and k.casefold() == key.casefold()), key)
+        )
         if isinstance(value, Mapping) and isinstance(target.get(existing), dict):
             _merge_patch(target[existing], value)
         else:

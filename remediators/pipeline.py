@@ -3,7 +3,8 @@
 Whatever woke it (an event, an alert, an HTTP call, a sweep, the CLI), the pipeline re-reads
 the live resource and never trusts the body it was handed for what to write. It makes no ARM
 call for a resource the id alone puts out of scope, one GET for a healthy one, and GET, PATCH
-(with the provider's polls) and one verifying GET for a broken one.
+(with the provider's polls) and one verifying read for a broken one; a long-running operation's
+final read of the resource is that verifying read.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Outcome:
     error: ArmError | None = None
     continuation_token: str | None = None
     signal: Signal | None = None
-    arm_calls: list[str] = field(default_factory=list)  # "GET", "PATCH": what this outcome cost ARM
+    arm_calls: list[str] = field(default_factory=list)  # what this outcome asked of ARM, in order
 
     @property
     def kinds(self) -> list[str]:
@@ -149,8 +150,13 @@ class Pipeline:
                 outcome.reason = "the update is still running; check it again later"
                 return outcome
 
-            outcome.arm_calls.append("GET")
-            after = self.arm.read(parsed, sdk)
+            after: dict[str, Any] | None = result.body
+            if sdk.long_running and after is not None:
+                # The operation ended with a read of the resource: that is the verifying read.
+                outcome.arm_calls.append("operation polls and final read")
+            else:
+                outcome.arm_calls.append("GET")
+                after = self.arm.read(parsed, sdk)
         except ArmError as error:
             outcome.state, outcome.error = State.FAILED, error
             outcome.reason = _failure_reason(error)

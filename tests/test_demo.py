@@ -16,7 +16,9 @@ def test_demo_fixes_the_managed_group_and_the_openai_account_and_leaves_the_ordi
     assert out.count("verified by a fresh read") == 4
     assert "event Microsoft.Resources.ResourceWriteSuccess by nightly-policy-automation" in out
     assert "event Microsoft.Resources.ResourceWriteSuccess by admin@contoso.com" in out
-    assert 'fixed: PATCH {"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}' in out
+    assert (
+        'fixed: PATCH {"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}' in out
+    )
     assert "not-guarded: resource group 'rg-contoso-prod'" in out
     assert "databaseAccounts/orders-db         disableLocalAuth true  (the owner's choice: left alone)" in out
     assert "databaseAccounts/ddb1              disableLocalAuth false" in out

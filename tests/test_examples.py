@@ -18,8 +18,8 @@ from remediators.scope import ScopeRules
 from tests.payloads import (
     COSMOS_GET,
     MANAGED_RG,
-    SEARCH_GET,
     ORDINARY_RG,
+    SEARCH_GET,
     SEARCH_PRIVATE_ONLY,
     STORAGE_GET,
     WORKSPACE_GET,
