@@ -289,3 +289,80 @@ def test_a_batch_naming_a_resource_twice_is_fixed_once(twin: Twin) -> None:
     outcomes = pipeline(twin).handle(parsed.signals)
     assert [o.state for o in outcomes] == [State.VERIFIED]
     assert len(patches(twin)) == 1
+
+
+def run_cli(twin: Twin, *args: str, stdin: str | None = None) -> Any:
+    """``python -m remediators`` in its own process, configured only by environment, as deployed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARD_", "IDENTITY_"))}
+    env.update(twin.environment())
+    return subprocess.run(
+        [sys.executable, "-m", "remediators", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_handle_runs_the_pipeline_for_an_event_batch_from_the_command_line(twin: Twin) -> None:
+    admin = {"upn": "admin@contoso.com", "oid": "11111111-2222-3333-4444-555555555555"}
+    twin.call("PATCH", COSMOS["id"], {"properties": {"disableLocalAuth": True}}, claims=admin, api_version="2026-03-15")
+    twin.call(
+        "PATCH",
+        ORDINARY_COSMOS["id"],
+        {"properties": {"disableLocalAuth": True}},
+        claims=admin,
+        api_version="2026-03-15",
+    )
+    twin.finish_operations()
+    events = twin.wait_for_events(2)
+    twin.clear_requests()
+    done = run_cli(twin, "handle", "-", stdin=json.dumps([*events, {"not": "an event"}]))
+    assert done.returncode == 2  # one item refused; the good ones were still handled
+    [refusal] = done.stderr.splitlines()
+    assert "item 2" in refusal
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(o["resourceId"], o["state"]) for o in outcomes] == [
+        (COSMOS["id"], "verified"),
+        (ORDINARY_COSMOS["id"], "not-guarded"),
+    ]
+    assert outcomes[0]["trigger"]["actor"]["name"] == "admin@contoso.com"
+    assert outcomes[0]["applied"] == {"properties": {"disableLocalAuth": False}}
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_handle_dry_run_writes_nothing(twin: Twin) -> None:
+    resource_id = break_(twin, SEARCH, publicNetworkAccess="Disabled")
+    event = {
+        "id": "e1",
+        "subject": resource_id,
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "eventTime": "2026-11-23T00:00:00Z",
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "topic": "/subscriptions/subid",
+        "data": {"resourceUri": resource_id},
+    }
+    done = run_cli(twin, "handle", "--dry-run", "-", stdin=json.dumps(event))
+    assert done.returncode == 0, done.stderr
+    [outcome] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert outcome["state"] == "proposed"
+    assert outcome["proposed"][0]["plan"]["body"] == {"properties": {"publicNetworkAccess": "Enabled"}}
+    assert patches(twin) == []
+
+
+def test_scan_sweeps_every_guarded_resource_of_a_subscription(twin: Twin) -> None:
+    break_(twin, COSMOS, disableLocalAuth=True)
+    break_(twin, SEARCH, publicNetworkAccess="Disabled")
+    proposed = run_cli(twin, "scan", "--subscription", "subid")
+    assert proposed.returncode == 0, proposed.stderr
+    states = {json.loads(line)["resourceId"]: json.loads(line)["state"] for line in proposed.stdout.splitlines()}
+    assert states[COSMOS["id"]] == "proposed"
+    assert states[SEARCH["id"]] == "proposed"
+    assert states[ORDINARY_COSMOS["id"]] == "not-guarded"
+    assert patches(twin) == []
+
+    applied = run_cli(twin, "scan", "--subscription", "subid", "--apply")
+    states = {json.loads(line)["resourceId"]: json.loads(line)["state"] for line in applied.stdout.splitlines()}
+    assert states[COSMOS["id"]] == states[SEARCH["id"]] == "verified"
+    assert len(patches(twin)) == 2
