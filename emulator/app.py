@@ -31,6 +31,7 @@ from .tokens import read_claims
 _TOPIC = re.compile(r"^/eventgrid/([^/]+)/api/events/?$", re.IGNORECASE)
 _WORKSPACE_QUERY = re.compile(r"^/v1/workspaces/([^/]+)/query/?$", re.IGNORECASE)
 _SINK = re.compile(r"^/_twin/sinks/([^/]+)/?$", re.IGNORECASE)
+_ADMIN = re.compile(r"^/_twin(/|$)", re.IGNORECASE)
 _RESPONSE_FAULTS = ("throttle", "error", "conflict")
 
 
@@ -69,7 +70,7 @@ class TwinApp:
 
     def handle(self, request: Request) -> Response:
         sink = _SINK.match(request.path)
-        if request.path.casefold().startswith("/_twin") and not (sink and request.method == "POST"):
+        if _ADMIN.match(request.path) and not (sink and request.method == "POST"):
             return admin.handle(self, request)
         entry = self.requests.record(request, _caller(request))
         try:

@@ -79,7 +79,7 @@ def handle(app: TwinApp, request: Request, claims: dict[str, Any]) -> Response:
         return _list(app, parsed)
     if request.method == "GET":
         return _get(app, parsed)
-    if request.method in ("PUT", "PATCH"):
+    if request.method in ("PUT", "PATCH") and parsed.type != ids.SUBSCRIPTION_TYPE:
         return _write(app, request, parsed, claims, api_version)
     raise _method_not_allowed(request)
 
@@ -268,21 +268,25 @@ def _start_operation(
         provider, parsed, result["id"], pending, polls=polls, api_version=api_version, writer=writer, existed=existed
     )
     url = f"{app.base_url}{operation.path}?api-version={api_version}"
+    retry_after = {"Retry-After": str(app.lro.retry_after)}
     if provider.protocol is Protocol.ASYNC_OPERATION:
         answer = copy.deepcopy(result)
         set_provisioning_state(answer, provider, busy_state)
-        return json_response(status, answer, {"Azure-AsyncOperation": url})
-    return json_response(202, copy.deepcopy(shown), {"Location": url, "Retry-After": "0"})
+        return json_response(status, answer, {"Azure-AsyncOperation": url, **retry_after})
+    return json_response(202, copy.deepcopy(shown), {"Location": url, **retry_after})
 
 
 def _poll(app: TwinApp, operation: Operation) -> Response:
     with app.lock:
         if app.operations.poll(operation):
             app.complete(operation)
+        # "Track asynchronous Azure operations" (Microsoft Learn): answers still in progress carry
+        # Retry-After, the seconds to wait before asking again.
+        retry_after = {} if operation.done else {"Retry-After": str(app.lro.retry_after)}
         if operation.provider.protocol is Protocol.ASYNC_OPERATION:
-            return json_response(200, operation.status_body())
+            return json_response(200, operation.status_body(), retry_after)
         if not operation.done:
             url = f"{app.base_url}{operation.path}?api-version={operation.api_version}"
-            return Response(202, b"", {"Location": url, "Retry-After": "0"})
+            return Response(202, b"", {"Location": url, **retry_after})
         resource = app.store.copy_of(operation.resource_id)
         return json_response(200, resource if resource is not None else operation.pending)

@@ -4,7 +4,7 @@
       "tenantId": "3f1e4d2c-0b5a-4c69-8d7e-6a5b4c3d2e1f",
       "identity": {"clientId": "...", "objectId": "...", "name": "foundry-guard", "resourceId": "/subscriptions/..."},
       "identityHeader": "a-fixed-secret",
-      "lro": {"cosmosPolls": 1, "cognitivePolls": 1, "searchSettleReads": 1},
+      "lro": {"cosmosPolls": 1, "cognitivePolls": 1, "searchSettleReads": 1, "retryAfter": 0},
       "faults": [{"kind": "throttle", "method": "PATCH", "times": 1, "retryAfter": 1}],
       "logs": {"CDBDataPlaneRequests": [{"TimeGenerated": "ago(5m)", "StatusCode": 401, "SubStatusCode": 5202}]},
       "subscribers": ["https://127.0.0.1:7071/runtime/webhooks/EventGrid?functionName=on_resource_write"]
@@ -27,6 +27,7 @@ _LRO_FIELDS = {
     "cosmosPolls": "cosmos_polls",
     "cognitivePolls": "cognitive_polls",
     "searchSettleReads": "search_settle_reads",
+    "retryAfter": "retry_after",
 }
 
 
@@ -39,6 +40,9 @@ class LroSettings:
     cosmos_polls: int = 1  # Cosmos DB operation-status polls answering InProgress before Succeeded
     cognitive_polls: int = 1  # Cognitive Services Location polls answering 202 before 200
     search_settle_reads: int = 1  # GETs of a Search service still reading "provisioning" after a write
+    # Retry-After (seconds) on long-running answers still in progress: clients wait this long between
+    # polls instead of their own default interval (the SDKs' is 30 s)
+    retry_after: int = 0
 
     def update(self, document: Mapping[str, Any]) -> None:
         unknown = sorted(set(document) - set(_LRO_FIELDS))

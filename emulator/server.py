@@ -11,9 +11,11 @@ Details that matter:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,7 +33,17 @@ class TwinServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: TwinApp, context: ssl.SSLContext) -> None:
         self.app = app
         self.context = context
+        self._connections: set[ssl.SSLSocket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def close_connections(self) -> None:
+        """End every open keep-alive connection, so a stopped twin serves nobody."""
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         raw: socket.socket = request
@@ -41,9 +53,13 @@ class TwinServer(ThreadingHTTPServer):
         except (OSError, ssl.SSLError) as error:
             LOG.debug("TLS handshake with %s failed: %s", client_address, error)
             return
+        with self._connections_lock:
+            self._connections.add(secure)
         try:
             _Handler(secure, client_address, self)
         finally:
+            with self._connections_lock:
+                self._connections.discard(secure)
             secure.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -48,7 +48,7 @@ class Twin:
         self._tls = material
         self._ready_file = ready_file
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="twin-server", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="twin-server", daemon=True
         )
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -94,11 +94,14 @@ class Twin:
         seeded = seed.load(seed_dir) if seed_dir is not None else seed.Seed()
         twin_config = TwinConfig.from_json(dict(config)) if config is not None else seeded.config
         workdir = Path(tempfile.mkdtemp(prefix="foundry-twin-"))
+        app: TwinApp | None = None
         try:
             material = tls.create(workdir)
             app = TwinApp(twin_config, [*seeded.resources, *resources], ca_path=str(material.ca_path))
             server = TwinServer(("127.0.0.1", port), app, material.server_context)
         except BaseException:
+            if app is not None:
+                app.close()  # its delivery thread
             shutil.rmtree(workdir, ignore_errors=True)
             raise
         twin = cls(app, server, workdir, material, Path(ready_file).resolve() if ready_file is not None else None)
@@ -114,6 +117,7 @@ class Twin:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=5)
         self._app.close()
         if self._ready_file is not None:
@@ -198,12 +202,14 @@ class Twin:
         cosmos_polls: int | None = None,
         cognitive_polls: int | None = None,
         search_settle_reads: int | None = None,
+        retry_after: int | None = None,
     ) -> None:
         """How many polls / reads long-running and settling writes take (see ``_twin.json`` ``lro``)."""
         changes = {
             "cosmosPolls": cosmos_polls,
             "cognitivePolls": cognitive_polls,
             "searchSettleReads": search_settle_reads,
+            "retryAfter": retry_after,
         }
         with self._app.lock:
             self._app.lro.update({name: value for name, value in changes.items() if value is not None})

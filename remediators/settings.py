@@ -57,6 +57,12 @@ SETTINGS: tuple[Setting, ...] = (
         "still running at the end is reported `pending`.",
     ),
     Setting(
+        "GUARD_ARM_POLL_SECONDS",
+        "5",
+        "Seconds between polls of a long-running fix when ARM sends no `Retry-After` (the SDKs' "
+        "own default, 30, outlasts the time budget).",
+    ),
+    Setting(
         "GUARD_IDENTITY_CLIENT_ID",
         "",
         "Client id of the user-assigned managed identity Foundry Guard runs as. Empty: the "
@@ -103,12 +109,18 @@ def arm_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ) from None
     if not 0 < budget <= 600:
         raise InvalidSettings("GUARD_ARM_BUDGET_SECONDS must be more than 0 and at most 600")
+    try:
+        poll = float(env["GUARD_ARM_POLL_SECONDS"])
+    except ValueError:
+        raise InvalidSettings(f"GUARD_ARM_POLL_SECONDS: {env['GUARD_ARM_POLL_SECONDS']!r} is not a number") from None
+    if not 0 <= poll <= budget:
+        raise InvalidSettings("GUARD_ARM_POLL_SECONDS must be at least 0 and at most GUARD_ARM_BUDGET_SECONDS")
     endpoint = env["GUARD_ARM_ENDPOINT"].strip().rstrip("/")
     if not endpoint.startswith("https://"):
         raise InvalidSettings(
             f"GUARD_ARM_ENDPOINT: {endpoint!r} must be an https:// URL (bearer tokens never go over http)"
         )
-    return {"endpoint": endpoint, "budget_seconds": budget}
+    return {"endpoint": endpoint, "budget_seconds": budget, "polling_interval": poll}
 
 
 def identity_client_id(environ: Mapping[str, str] | None = None) -> str | None:

@@ -299,6 +299,7 @@ def run_cli(twin: Twin, *args: str, stdin: str | None = None) -> Any:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUARD_", "IDENTITY_"))}
     env.update(twin.environment())
+    env["GUARD_ARM_POLL_SECONDS"] = "0"  # the twin finishes operations at once
     return subprocess.run(
         [sys.executable, "-m", "remediators", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
     )

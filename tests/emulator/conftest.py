@@ -30,14 +30,8 @@ class StaticCredential:
 def sdk_client(twin: Twin, client_class: Any, claims: dict[str, Any] | None = None, **options: Any) -> Any:
     """A real azure-mgmt client pointed at the twin, writing as ``claims`` (default: WRITER)."""
     credential = StaticCredential(make_token(claims if claims is not None else WRITER))
-    return client_class(
-        credential,
-        SUBSCRIPTION,
-        base_url=twin.arm,
-        connection_verify=twin.ca_path,
-        polling_interval=0,
-        **options,
-    )
+    options.setdefault("polling_interval", 0)
+    return client_class(credential, SUBSCRIPTION, base_url=twin.arm, connection_verify=twin.ca_path, **options)
 
 
 @pytest.fixture

@@ -19,8 +19,12 @@ GROUP_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}"
 COSMOS = f"{GROUP_ID}/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-ws"
 SEARCH = f"{GROUP_ID}/providers/Microsoft.Search/searchServices/search-ws"
 STORAGE = f"{GROUP_ID}/providers/Microsoft.Storage/storageAccounts/storagews"
-OPENAI = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/openai-prod"
-WORKSPACE = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.MachineLearningServices/workspaces/ws"
+OPENAI = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/openai-prod"
+)
+WORKSPACE = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.MachineLearningServices/workspaces/ws"
+)
 
 _SOURCES = {
     COSMOS: "cosmos-db/CosmosDBDatabaseAccountGet.json",

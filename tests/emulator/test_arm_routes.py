@@ -11,10 +11,14 @@ from .seeds import COSMOS, GROUP, GROUP_ID, SEARCH, STORAGE, SUBSCRIPTION, WORKS
 
 ASSIGNMENT = f"{GROUP_ID}/providers/Microsoft.Authorization/policyAssignments/cosmos-local-auth"
 EXEMPTION = f"{GROUP_ID}/providers/Microsoft.Authorization/policyExemptions/foundry-guard"
-MG_ASSIGNMENT = "/providers/Microsoft.Management/managementGroups/contoso/providers/Microsoft.Authorization/policyAssignments/a1"
+MG_ASSIGNMENT = (
+    "/providers/Microsoft.Management/managementGroups/contoso/providers/Microsoft.Authorization/policyAssignments/a1"
+)
 
 
-def _raw(twin: Twin, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+def _raw(
+    twin: Twin, method: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
     connection = http.client.HTTPSConnection(
         "127.0.0.1", twin.port, context=ssl.create_default_context(cafile=twin.ca_path)
     )
@@ -129,7 +133,9 @@ def test_patch_merges_like_arm(twin: Twin) -> None:
 
 
 def test_patch_replaces_arrays(twin: Twin) -> None:
-    twin.call("PATCH", SEARCH, {"properties": {"networkRuleSet": {"ipRules": [{"value": "10.0.0.1"}, {"value": "10.0.0.2"}]}}})
+    twin.call(
+        "PATCH", SEARCH, {"properties": {"networkRuleSet": {"ipRules": [{"value": "10.0.0.1"}, {"value": "10.0.0.2"}]}}}
+    )
     twin.call("PATCH", SEARCH, {"properties": {"networkRuleSet": {"ipRules": []}}})
     stored = twin.resource(SEARCH)
     assert stored is not None and stored["properties"]["networkRuleSet"]["ipRules"] == []
@@ -149,9 +155,9 @@ def test_policy_assignments_and_exemptions_at_any_scope(twin: Twin) -> None:
     on_resource = f"{COSMOS}/providers/Microsoft.Authorization/policyExemptions/one"
     assert twin.call("PUT", on_resource, exemption).status == 201
     assert twin.call("PUT", MG_ASSIGNMENT, assignment).status == 201
-    assert twin.call("PATCH", MG_ASSIGNMENT, {"properties": {"notScopes": ["/x"]}}).json()["properties"]["notScopes"] == [
-        "/x"
-    ]
+    assert twin.call("PATCH", MG_ASSIGNMENT, {"properties": {"notScopes": ["/x"]}}).json()["properties"][
+        "notScopes"
+    ] == ["/x"]
     listed = twin.call("GET", f"{GROUP_ID}/providers/Microsoft.Authorization/policyExemptions").json()["value"]
     assert [item["id"] for item in listed] == [EXEMPTION]
 
@@ -161,5 +167,7 @@ def test_lists_by_subscription_and_by_group(twin: Twin) -> None:
     assert [item["id"] for item in everywhere["value"]] == [STORAGE]
     in_group = twin.call("GET", f"{GROUP_ID}/providers/Microsoft.Search/searchServices").json()
     assert [item["id"] for item in in_group["value"]] == [SEARCH]
-    elsewhere = twin.call("GET", f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.Search/searchServices")
+    elsewhere = twin.call(
+        "GET", f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-ai/providers/Microsoft.Search/searchServices"
+    )
     assert elsewhere.json() == {"value": []}

@@ -63,7 +63,9 @@ def test_serve_writes_the_ready_file_serves_the_seed_and_stops_on_sigterm(seed_d
     ready_file = tmp_path / "state" / "twin.json"
     port = _free_port()
     sink = f"https://127.0.0.1:{port}/_twin/sinks/cli"
-    process = _run("serve", "--seed", str(seed_dir), "--port", str(port), "--ready-file", str(ready_file), "--subscriber", sink)
+    process = _run(
+        "serve", "--seed", str(seed_dir), "--port", str(port), "--ready-file", str(ready_file), "--subscriber", sink
+    )
     try:
         ready = _wait_for(ready_file, process)
         assert ready["arm"] == f"https://127.0.0.1:{port}"
@@ -108,3 +110,12 @@ def test_token_prints_an_unsigned_jwt_with_the_claims() -> None:
     claims = read_claims(completed.stdout.strip())
     assert claims is not None and claims["upn"] == "nightly-automation@contoso.com"
     assert claims["exp"] > time.time()
+
+
+def test_serve_refuses_a_port_in_use_with_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = _run("serve", "--port", str(taken.getsockname()[1]))
+        _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 2 and stderr.startswith("error: ")

@@ -47,7 +47,11 @@ def test_a_write_emits_the_subscription_topic_event(twin: Twin) -> None:
     assert data["authorization"]["scope"] == STORAGE
     assert data["authorization"]["action"] == data["operationName"] == "Microsoft.Storage/storageAccounts/write"
     assert data["resourceProvider"] == "Microsoft.Storage"
-    assert (data["status"], data["subscriptionId"], data["tenantId"]) == ("Succeeded", SUBSCRIPTION, twin.identity.tenant_id)
+    assert (data["status"], data["subscriptionId"], data["tenantId"]) == (
+        "Succeeded",
+        SUBSCRIPTION,
+        twin.identity.tenant_id,
+    )
     request = twin.requests("PATCH")[0]
     assert data["httpRequest"]["method"] == "PATCH"
     assert data["httpRequest"]["clientRequestId"] == request.headers["x-ms-client-request-id"]

@@ -18,7 +18,9 @@ from emulator import Twin
 from .conftest import sdk_client
 from .seeds import COSMOS, GROUP, GROUP_ID, OPENAI, SEARCH, STORAGE, SUBSCRIPTION
 
-COSMOS_LOCAL_AUTH = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/policyAssignments/cosmos-disable-local-auth"
+COSMOS_LOCAL_AUTH = (
+    f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/policyAssignments/cosmos-disable-local-auth"
+)
 SEARCH_PUBLIC = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/policyAssignments/deny-search-public"
 MODIFY_COSMOS = {
     "kind": "modify",
@@ -37,7 +39,9 @@ DENY_PUBLIC_SEARCH = {
 
 
 def test_throttle_answers_429_with_retry_after_then_stops(twin: Twin) -> None:
-    fault_id = twin.add_fault({"kind": "throttle", "method": "PATCH", "resourceId": STORAGE, "times": 1, "retryAfter": 7})
+    fault_id = twin.add_fault(
+        {"kind": "throttle", "method": "PATCH", "resourceId": STORAGE, "times": 1, "retryAfter": 7}
+    )
     client = sdk_client(twin, StorageManagementClient, retry_total=0)
     body = b'{"properties":{"allowSharedKeyAccess":true}}'
 
@@ -194,3 +198,10 @@ def test_faults_from_twin_json(seed_dir: Path) -> None:
         failed = twin.call("PATCH", STORAGE, {"tags": {}})
         assert failed.status == 500 and failed.json()["error"]["code"] == "InternalServerError"
         assert twin.call("PATCH", STORAGE, {"tags": {}}).status == 200
+
+
+def test_the_sdks_retry_policy_rides_out_a_short_throttle(twin: Twin) -> None:
+    twin.add_fault({"kind": "throttle", "method": "PATCH", "times": 2, "retryAfter": 0})
+    client = sdk_client(twin, StorageManagementClient, retry_total=3, retry_backoff_factor=0)
+    client.storage_accounts.update(GROUP, "storagews", io.BytesIO(b'{"tags":{"a":"b"}}'))
+    assert [entry.status for entry in twin.requests("PATCH")] == [429, 429, 200]

@@ -16,9 +16,27 @@ from .seeds import COSMOS, STORAGE
 WORKSPACE = "/v1/workspaces/5f0b3c2a-1111-4a4a-9b9b-000000000001/query"
 ROWS = {
     "CDBDataPlaneRequests": [
-        {"TimeGenerated": "ago(5m)", "_ResourceId": COSMOS, "StatusCode": 401, "SubStatusCode": 5202, "AuthTokenType": "PrimaryMasterKey"},
-        {"TimeGenerated": "ago(10m)", "_ResourceId": COSMOS, "StatusCode": 200, "SubStatusCode": 0, "AuthTokenType": "AadToken"},
-        {"TimeGenerated": "ago(2h)", "_ResourceId": COSMOS, "StatusCode": 401, "SubStatusCode": 5202, "AuthTokenType": "PrimaryMasterKey"},
+        {
+            "TimeGenerated": "ago(5m)",
+            "_ResourceId": COSMOS,
+            "StatusCode": 401,
+            "SubStatusCode": 5202,
+            "AuthTokenType": "PrimaryMasterKey",
+        },
+        {
+            "TimeGenerated": "ago(10m)",
+            "_ResourceId": COSMOS,
+            "StatusCode": 200,
+            "SubStatusCode": 0,
+            "AuthTokenType": "AadToken",
+        },
+        {
+            "TimeGenerated": "ago(2h)",
+            "_ResourceId": COSMOS,
+            "StatusCode": 401,
+            "SubStatusCode": 5202,
+            "AuthTokenType": "PrimaryMasterKey",
+        },
     ],
     "StorageBlobLogs": [
         {
@@ -52,7 +70,9 @@ def _query(twin: Twin, query: str, timespan: str | None = None) -> tuple[int, An
 
 def test_where_clauses_select_rows_in_the_services_shape(twin: Twin) -> None:
     status, result = _query(
-        twin, 'CDBDataPlaneRequests | where StatusCode == 401 and SubStatusCode in (5202, 5203) | where AuthTokenType =~ "primarymasterkey"'
+        twin,
+        "CDBDataPlaneRequests | where StatusCode == 401 and SubStatusCode in (5202, 5203)"
+        ' | where AuthTokenType =~ "primarymasterkey"',
     )
     assert status == 200
     (table,) = result["tables"]
@@ -114,7 +134,10 @@ def test_unknown_tables_and_columns_are_semantic_errors(twin: Twin) -> None:
 
 def test_rows_can_be_added_while_running_and_queries_need_a_token(twin: Twin) -> None:
     added = twin.call(
-        "POST", "/_twin/logs/AzureDiagnostics", [{"Category": "OperationLogs", "ResultSignature": 403}], api_version=None
+        "POST",
+        "/_twin/logs/AzureDiagnostics",
+        [{"Category": "OperationLogs", "ResultSignature": 403}],
+        api_version=None,
     )
     assert added.status == 201
     _, result = _query(twin, 'AzureDiagnostics | where Category == "OperationLogs" and ResultSignature == 403')

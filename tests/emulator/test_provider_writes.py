@@ -107,7 +107,9 @@ def test_search_update_is_synchronous_and_settles_after_the_configured_reads(twi
     service = client.services.update(
         GROUP,
         "search-ws",
-        io.BytesIO(b'{"properties":{"publicNetworkAccess":"disabled","networkRuleSet":{"ipRules":[{"value":"1.2.3.4"}]}}}'),
+        io.BytesIO(
+            b'{"properties":{"publicNetworkAccess":"disabled","networkRuleSet":{"ipRules":[{"value":"1.2.3.4"}]}}}'
+        ),
         raw_response_hook=responses,
     )
 
@@ -140,7 +142,10 @@ def test_search_disabling_local_auth_clears_auth_options_as_the_service_does(twi
 def test_storage_update_is_synchronous_and_replaces_network_acls_whole(twin: Twin) -> None:
     client = sdk_client(twin, StorageManagementClient)
     responses = Responses()
-    body = b'{"properties":{"networkAcls":{"defaultAction":"Deny"},"allowSharedKeyAccessForServices":{"blob":{"enabled":false}}}}'
+    body = (
+        b'{"properties":{"networkAcls":{"defaultAction":"Deny"},'
+        b'"allowSharedKeyAccessForServices":{"blob":{"enabled":false}}}}'
+    )
 
     account = client.storage_accounts.update(GROUP, "storagews", io.BytesIO(body), raw_response_hook=responses)
 
@@ -153,3 +158,31 @@ def test_storage_update_is_synchronous_and_replaces_network_acls_whole(twin: Twi
     assert stored["properties"]["allowSharedKeyAccessForServices"] == {"blob": {"enabled": False}}
     assert stored["properties"]["encryption"]["keySource"] == "Microsoft.Storage"  # others still merge
     assert json.loads(twin.requests("PATCH")[0].body) == json.loads(body)
+
+
+def test_a_cosmos_update_can_be_resumed_from_its_continuation_token(twin: Twin) -> None:
+    # As the product hands a slow update to a later check: take the token, poll elsewhere.
+    patient = sdk_client(twin, CosmosDBManagementClient, polling_interval=30)
+    body = b'{"properties":{"publicNetworkAccess":"Enabled"}}'
+    token = patient.database_accounts.begin_update(GROUP, "cosmos-ws", io.BytesIO(body)).continuation_token()
+    during = twin.resource(COSMOS)
+    assert during is not None and during["properties"]["provisioningState"] == "Updating"
+
+    resumed = sdk_client(twin, CosmosDBManagementClient).database_accounts.begin_update(
+        GROUP, "cosmos-ws", None, continuation_token=token
+    )
+
+    assert resumed.result().public_network_access == "Enabled"
+    assert len(twin.wait_for_events(1)) == 1
+
+
+def test_long_running_answers_in_progress_carry_retry_after(twin: Twin) -> None:
+    twin.set_lro(retry_after=3)
+    started = twin.call("PATCH", COSMOS, {"tags": {}})
+    assert started.headers["Retry-After"] == "3"
+    status_path = started.headers["Azure-AsyncOperation"].removeprefix(twin.arm)
+    in_progress = twin.call("GET", status_path, api_version=None)
+    assert in_progress.headers["Retry-After"] == "3"
+    done = twin.call("GET", status_path, api_version=None)
+    assert done.json()["status"] == "Succeeded" and "Retry-After" not in done.headers
+    assert twin.call("PATCH", OPENAI, {"tags": {}}).headers["Retry-After"] == "3"

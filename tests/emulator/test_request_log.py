@@ -30,10 +30,14 @@ def test_bodies_are_recorded_exactly_as_sent(twin: Twin) -> None:
 
 
 def test_chunked_and_binary_bodies_survive(twin: Twin) -> None:
-    connection = http.client.HTTPSConnection("127.0.0.1", twin.port, context=ssl.create_default_context(cafile=twin.ca_path))
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", twin.port, context=ssl.create_default_context(cafile=twin.ca_path)
+    )
     chunks = [b'{"tags":', b'{"a":"b"}}']
     headers = {"Authorization": f"Bearer {make_token(WRITER)}", "Content-Type": "application/json"}
-    connection.request("PATCH", WORKSPACE + "?api-version=2024-01-01", body=iter(chunks), headers=headers, encode_chunked=True)
+    connection.request(
+        "PATCH", WORKSPACE + "?api-version=2024-01-01", body=iter(chunks), headers=headers, encode_chunked=True
+    )
     assert connection.getresponse().status == 200
     connection.close()
     twin.call("PATCH", WORKSPACE, b"\xff\xfe not utf-8")
