@@ -1,20 +1,21 @@
 # Every target sets itself up on a fresh machine: a virtualenv in .venv with the pinned
-# requirements, re-installed only when a requirements file changes.
+# requirements and Azurite in node_modules, each re-installed only when its pins change.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
 
 .PHONY: demo classify-examples test lint bench clean
 
-demo: $(INSTALLED)
+demo: $(INSTALLED) $(NODE_INSTALLED)
 	@$(BIN)/python -m demo
 
 classify-examples: $(INSTALLED)
 	@$(BIN)/python -m remediators classify --format text examples/broken-managed-rg/*.json
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python -m pytest -q
 
 lint: $(INSTALLED)
@@ -22,7 +23,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/python bench/bench_classify.py
 	$(BIN)/python bench/bench_pipeline.py
 
@@ -31,5 +32,10 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# Azurite (the Azure Storage emulator) from npm, pinned by package-lock.json.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

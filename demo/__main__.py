@@ -5,7 +5,8 @@ Search, Storage), an Azure OpenAI account with its outbound restriction, and an 
 DB elsewhere. Overnight automation and well-meaning people break them; every write produces the
 event ARM's subscription topic would send; each event flows through the real pipeline (real
 azure-mgmt clients, real HTTPS, a real managed-identity credential against the twin); the output
-says what broke, who broke it, what was done, and the final state. Nothing is left running.
+says what broke, who broke it, what was done, and the final state. The allowlist the OpenAI fix
+restores comes from a baseline in Azure Table Storage (a real Azurite). Nothing is left running.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emulator import azurite
 from emulator.twin import Twin
 from remediators.arm import Arm, credential
-from remediators.baselines import InMemoryBaselines, baseline_of
+from remediators.baselines import TableBaselines, baseline_of
 from remediators.pipeline import Outcome, Pipeline, State
 from remediators.scope import ScopeRules
 from remediators.signals import parse_signals
@@ -88,10 +90,11 @@ def main() -> int:
         with lock:
             arrived.append(event)
 
-    with Twin.start(SEED, subscribers=[on_event]) as twin:
+    with azurite.running() as storage, Twin.start(SEED, subscribers=[on_event]) as twin:
         os.environ.update(twin.environment())  # the pipeline's managed-identity credential asks the twin
         ours = twin.identity.object_id
-        baselines = InMemoryBaselines()
+        # Last night's sweep recorded the healthy account's allowlist in Table Storage (Azurite).
+        baselines = TableBaselines.from_connection_string(storage.connection_string)
         openai = twin.resource(seed["openai"]["id"])
         assert openai is not None
         baselines.record(baseline_of(openai, recorded_at="2026-11-22T23:00:00Z", source="nightly sweep"))
@@ -100,10 +103,11 @@ def main() -> int:
 
         print("Foundry Guard demo: the field story on the local Azure twin")
         print(f"  twin: {twin.arm}  (ARM, managed identity, events)")
+        print(f"  Azurite: {storage.table_endpoint}  (Table Storage)")
         print(f"  managed resource group: {seed['cosmos-db']['id'].split('/')[4]}")
-        print(
-            f"  baseline recorded for contoso-openai: allowedFqdnList {json.dumps(baselines_list(baselines, openai))}"
-        )
+        recorded = baselines.baseline_for(openai["id"])
+        fqdns = recorded.get("properties.allowedFqdnList") if recorded else None
+        print(f"  baseline in Table Storage for contoso-openai: allowedFqdnList {json.dumps(fqdns)}")
         print()
 
         handled = 0
@@ -142,7 +146,7 @@ def main() -> int:
         arm.close()
     print(
         f"\nFoundry Guard made {len(calls)} ARM requests ({writes} of them fixes, the rest reads and "
-        f"operation polls); finished in {time.monotonic() - started:.1f} s, and the twin is stopped."
+        f"operation polls); finished in {time.monotonic() - started:.1f} s, and the twin and Azurite are stopped."
     )
     return 0
 
@@ -186,11 +190,6 @@ def describe(outcome: Outcome) -> None:
             print(f"    proposed for a person: PATCH {finding.plan.body_bytes().decode()}")
     else:
         print(f"    {outcome.state}: {outcome.reason}")
-
-
-def baselines_list(baselines: InMemoryBaselines, account: dict[str, Any]) -> Any:
-    recorded = baselines.baseline_for(account["id"])
-    return recorded.get("properties.allowedFqdnList") if recorded else None
 
 
 def actor_name(claims: dict[str, Any]) -> str:

@@ -8,6 +8,8 @@ Some fixes cannot be derived from the broken resource alone: an AI account whose
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -77,3 +79,59 @@ def baseline_of(resource: Mapping[str, Any], *, recorded_at: str | None = None, 
     if isinstance(auth_options, dict) and auth_options:
         properties["properties.authOptions"] = auth_options
     return Baseline(str(lookup(resource, "id")), properties, recorded_at, source)
+
+
+class TableBaselines:
+    """Baselines in Azure Table Storage (Azurite locally): one row per resource, replaced when re-recorded.
+
+    Row keys are a hash of the case-folded resource id (ARM ids are case-insensitive, and a row
+    key may not hold ``/``); rows are partitioned by subscription.
+    """
+
+    TABLE = "baselines"
+
+    def __init__(self, table: Any) -> None:
+        self._table = table  # an azure.data.tables.TableClient
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, table_name: str = TABLE) -> TableBaselines:
+        from azure.data.tables import TableServiceClient
+
+        service = TableServiceClient.from_connection_string(connection_string)
+        return cls(service.create_table_if_not_exists(table_name))
+
+    def record(self, baseline: Baseline) -> None:
+        from azure.data.tables import UpdateMode
+
+        partition, row = _keys(baseline.resource_id)
+        entity = {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "ResourceId": baseline.resource_id,
+            "Properties": json.dumps(dict(baseline.properties), separators=(",", ":")),
+            "RecordedAt": baseline.recorded_at or "",
+            "Source": baseline.source or "",
+        }
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def baseline_for(self, resource_id: str) -> Baseline | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        partition, row = _keys(resource_id)
+        try:
+            entity = self._table.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        return Baseline(
+            str(entity["ResourceId"]),
+            json.loads(entity["Properties"]),
+            entity.get("RecordedAt") or None,
+            entity.get("Source") or None,
+        )
+
+
+def _keys(resource_id: str) -> tuple[str, str]:
+    folded = resource_id.casefold().rstrip("/")
+    parts = folded.split("/")
+    partition = parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else "-"
+    return partition, hashlib.sha256(folded.encode("utf-8")).hexdigest()

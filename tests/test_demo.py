@@ -23,5 +23,5 @@ def test_demo_fixes_the_managed_group_and_the_openai_account_and_leaves_the_ordi
     assert "databaseAccounts/orders-db         disableLocalAuth true  (the owner's choice: left alone)" in out
     assert "databaseAccounts/ddb1              disableLocalAuth false" in out
     assert out.count("our own fix came back as an event: re-read, healthy") == 4
-    assert "the twin is stopped" in out
+    assert "the twin and Azurite are stopped" in out
     assert done.stderr == ""
