@@ -132,7 +132,22 @@ class Arm:
 
         if not sdk.long_running:
             return PatchResult(done=True, body=_call(send))
-        poller = _call(send)
+        return self._await(_call(send), wait_seconds)
+
+    def resume(
+        self, resource_id: ResourceId, sdk: SdkBinding, continuation_token: str, *, wait_seconds: float
+    ) -> PatchResult:
+        """Check on a long-running update started earlier (its :attr:`PatchResult.continuation_token`)."""
+        update = getattr(self._operations(resource_id, sdk), sdk.update)
+        poller = _call(
+            lambda: update(
+                resource_id.resource_group, resource_id.name, None, continuation_token=continuation_token, cls=_raw_json
+            )
+        )
+        return self._await(poller, wait_seconds)
+
+    @staticmethod
+    def _await(poller: Any, wait_seconds: float) -> PatchResult:
         _call(lambda: poller.wait(timeout=wait_seconds))
         if not poller.done():
             return PatchResult(done=False, body=None, continuation_token=poller.continuation_token())

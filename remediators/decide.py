@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from .findings import BreakageKind, Confidence, Finding
@@ -33,9 +34,12 @@ def default_mode(finding: Finding) -> Mode:
     return Mode.PROPOSE
 
 
-def decide(finding: Finding, *, dry_run: bool = False) -> Mode:
-    """The mode for one finding; a dry run never applies, and a proposal-only plan never does."""
-    mode = default_mode(finding)
+def decide(finding: Finding, *, dry_run: bool = False, modes: Mapping[BreakageKind, Mode] | None = None) -> Mode:
+    """The mode for one finding: ``modes`` overrides the default per kind; a dry run never
+    applies, and neither does a proposal-only plan (it lacks the facts to be applied safely)."""
+    if finding.plan.proposal_only:
+        return Mode.PROPOSE
+    mode = (modes or {}).get(finding.kind, default_mode(finding))
     if dry_run and mode is Mode.APPLY:
         return Mode.PROPOSE
     return mode

@@ -10,7 +10,7 @@ final read of the resource is that verifying read.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from .arm import Arm, ArmError
 from .baselines import NO_BASELINES, BaselineSource
 from .classify import classify
 from .decide import Mode, decide
-from .findings import Finding, merge_plans
+from .findings import BreakageKind, Finding, merge_plans
 from .registry import remediators_of_type
 from .resource_ids import InvalidResourceId, parse_resource_id
 from .scope import ScopeRules, scope_by_id
@@ -85,11 +85,13 @@ class Pipeline:
         *,
         baselines: BaselineSource = NO_BASELINES,
         dry_run: bool = False,
+        modes: Mapping[BreakageKind, Mode] | None = None,
     ) -> None:
         self.arm = arm
         self.rules = rules
         self.baselines = baselines
         self.dry_run = dry_run
+        self.modes = dict(modes or {})
 
     def handle(self, signals: Iterable[Signal]) -> list[Outcome]:
         """One outcome per resource named by ``signals``: a batch naming a resource twice is one fix."""
@@ -134,7 +136,7 @@ class Pipeline:
                 outcome.state = State.HEALTHY
                 return outcome
 
-            modes = {id(f): decide(f, dry_run=self.dry_run) for f in before.findings}
+            modes = {id(f): decide(f, dry_run=self.dry_run, modes=self.modes) for f in before.findings}
             to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
             outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
             plan = merge_plans(before.resource_id, to_apply)
@@ -163,6 +165,36 @@ class Pipeline:
             return outcome
 
         outcome.state, outcome.reason = _verify(after, to_apply, self.rules, self.baselines)
+        return outcome
+
+    def check_pending(self, resource_id: str, continuation_token: str, *, signal: Signal | None = None) -> Outcome:
+        """Check on a fix left ``pending``: still running, or finished and then verified like any other."""
+        outcome = Outcome(resource_id, State.PENDING, "", continuation_token=continuation_token, signal=signal)
+        parsed = parse_resource_id(resource_id)
+        sdk = remediators_of_type(parsed.resource_type or "")[0].sdk
+        try:
+            outcome.arm_calls.append("operation polls")
+            result = self.arm.resume(parsed, sdk, continuation_token, wait_seconds=self.arm.budget_seconds)
+            if not result.done:
+                outcome.continuation_token = result.continuation_token
+                outcome.reason = "the update is still running; check it again later"
+                return outcome
+            after = result.body  # the operation's final read, when it ended with one
+            if after is None:
+                outcome.arm_calls.append("GET")
+                after = self.arm.read(parsed, sdk)
+        except ArmError as error:
+            outcome.state, outcome.error = State.FAILED, error
+            outcome.reason = _failure_reason(error)
+            return outcome
+        outcome.continuation_token = None
+        if after is None:
+            outcome.state, outcome.reason = State.GONE, "the resource disappeared while it was being fixed"
+            return outcome
+        left = classify(after, self.rules, baselines=self.baselines).findings
+        outcome.findings = left
+        applicable = [f for f in left if decide(f, modes=self.modes) is Mode.APPLY]
+        outcome.state, outcome.reason = _verify(after, applicable, self.rules, self.baselines)
         return outcome
 
 

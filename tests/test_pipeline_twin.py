@@ -15,6 +15,8 @@ import pytest
 from emulator.twin import Twin
 from remediators.arm import Arm, credential
 from remediators.baselines import Baseline, InMemoryBaselines
+from remediators.decide import Mode
+from remediators.findings import BreakageKind
 from remediators.pipeline import Pipeline, State
 from remediators.scope import ScopeRules
 from remediators.signals import parse_signals
@@ -239,6 +241,55 @@ def test_a_long_running_fix_past_the_budget_is_pending_with_a_token(twin: Twin) 
     outcome = pipeline(twin, budget=1.0).remediate(resource_id)
     assert outcome.state is State.PENDING
     assert outcome.continuation_token
+
+
+def test_a_pending_fix_is_checked_later_and_verified(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, disableLocalAuth=True)
+    twin.set_lro(cosmos_polls=10_000)
+    twin.add_fault({"kind": "latency", "method": "GET", "ms": 100})
+    pending = pipeline(twin, budget=1.0).remediate(resource_id)
+    assert pending.state is State.PENDING and pending.continuation_token
+    still = pipeline(twin, budget=1.0).check_pending(resource_id, pending.continuation_token)
+    assert still.state is State.PENDING and still.continuation_token
+    twin.clear_faults()
+    twin.finish_operations()
+    done = pipeline(twin).check_pending(resource_id, still.continuation_token)
+    assert done.state is State.VERIFIED, done.reason
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_a_write_arriving_while_another_update_runs_is_refused_by_cosmos(twin: Twin) -> None:
+    """Someone else's long-running update is still in flight: Cosmos DB answers 412, nothing is forced."""
+    twin.set_lro(cosmos_polls=10_000)
+    someone = {"upn": "ops@contoso.com", "oid": "22222222-3333-4444-5555-666666666666"}
+    twin.call(
+        "PATCH", COSMOS["id"], {"properties": {"disableLocalAuth": True}}, claims=someone, api_version="2026-03-15"
+    )
+    twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
+    outcome = pipeline(twin, modes={BreakageKind.MANAGED_RG_FIREWALL_LOCKED: Mode.APPLY}).remediate(COSMOS["id"])
+    assert outcome.state is State.FAILED
+    assert outcome.error is not None and outcome.error.status in (409, 412)
+    assert "in flight" in outcome.reason
+
+
+def test_allowlist_drift_applied_when_its_mode_says_so(twin: Twin) -> None:
+    resource_id = break_(twin, OPENAI, allowedFqdnList=["microsoft.com", "exfil.example.net"])
+    baselines = InMemoryBaselines()
+    baselines.record(Baseline(resource_id, {"properties.allowedFqdnList": ["microsoft.com"]}))
+    proposed = pipeline(twin, baselines=baselines).remediate(resource_id)
+    assert proposed.state is State.PROPOSED and patches(twin) == []
+    applied = pipeline(twin, baselines=baselines, modes={BreakageKind.OUTBOUND_ALLOWLIST_DRIFT: Mode.APPLY})
+    outcome = applied.remediate(resource_id)
+    assert outcome.state is State.VERIFIED, outcome.reason
+    assert patches(twin) == [b'{"properties":{"allowedFqdnList":["microsoft.com"]}}']
+
+
+def test_a_suspected_cosmos_firewall_lock_is_proposed_not_applied(twin: Twin) -> None:
+    resource_id = break_(twin, COSMOS, publicNetworkAccess="Disabled", disableLocalAuth=True)
+    outcome = pipeline(twin).remediate(resource_id)
+    assert outcome.state is State.VERIFIED  # local auth fixed...
+    assert [(f.kind, f.confidence) for f in outcome.proposed] == [("managed_rg_firewall_locked", "suspected")]
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']  # ...the firewall only proposed
 
 
 def test_dry_run_proposes_and_writes_nothing(twin: Twin) -> None:
