@@ -160,9 +160,7 @@ class Pipeline:
                 outcome.arm_calls.append("GET")
                 after = self.arm.read(parsed, sdk)
         except ArmError as error:
-            outcome.state, outcome.error = State.FAILED, error
-            outcome.reason = _failure_reason(error)
-            return outcome
+            return _failed(outcome, error)
 
         outcome.state, outcome.reason = _verify(after, to_apply, self.rules, self.baselines)
         return outcome
@@ -184,9 +182,7 @@ class Pipeline:
                 outcome.arm_calls.append("GET")
                 after = self.arm.read(parsed, sdk)
         except ArmError as error:
-            outcome.state, outcome.error = State.FAILED, error
-            outcome.reason = _failure_reason(error)
-            return outcome
+            return _failed(outcome, error)
         outcome.continuation_token = None
         if after is None:
             outcome.state, outcome.reason = State.GONE, "the resource disappeared while it was being fixed"
@@ -213,6 +209,11 @@ def _verify(
             "Azure Policy with a Modify effect; exempt the managed resource group from that assignment"
         )
     return State.VERIFIED, "fixed and verified by a fresh read"
+
+
+def _failed(outcome: Outcome, error: ArmError) -> Outcome:
+    outcome.state, outcome.error, outcome.reason = State.FAILED, error, _failure_reason(error)
+    return outcome
 
 
 def _failure_reason(error: ArmError) -> str:

@@ -75,6 +75,20 @@ def patches(twin: Twin) -> list[bytes]:
     return [r.body for r in twin.requests("PATCH")]
 
 
+def write_event(resource_id: str, event_id: str = "e1") -> dict[str, Any]:
+    """A minimal ResourceWriteSuccess event in the Event Grid schema, naming only the resource."""
+    return {
+        "id": event_id,
+        "subject": resource_id,
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "eventTime": "2026-11-23T00:00:00Z",
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "topic": "/subscriptions/subid",
+        "data": {"resourceUri": resource_id},
+    }
+
+
 def break_(twin: Twin, resource: dict[str, Any], **properties: Any) -> str:
     twin.set_resource(with_properties(resource, **properties))
     return str(resource["id"])
@@ -326,16 +340,7 @@ def test_events_from_someone_elses_write_flow_through_the_pipeline(twin: Twin) -
 
 def test_a_batch_naming_a_resource_twice_is_fixed_once(twin: Twin) -> None:
     resource_id = break_(twin, COSMOS, disableLocalAuth=True)
-    event = {
-        "id": "e1",
-        "subject": resource_id,
-        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
-        "eventTime": "2026-11-23T00:00:00Z",
-        "dataVersion": "",
-        "metadataVersion": "1",
-        "topic": "/subscriptions/subid",
-        "data": {"resourceUri": resource_id},
-    }
+    event = write_event(resource_id)
     parsed = parse_signals([event, {**event, "id": "e2"}])
     outcomes = pipeline(twin).handle(parsed.signals)
     assert [o.state for o in outcomes] == [State.VERIFIED]
@@ -385,16 +390,7 @@ def test_handle_runs_the_pipeline_for_an_event_batch_from_the_command_line(twin:
 
 def test_handle_dry_run_writes_nothing(twin: Twin) -> None:
     resource_id = break_(twin, SEARCH, publicNetworkAccess="Disabled")
-    event = {
-        "id": "e1",
-        "subject": resource_id,
-        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
-        "eventTime": "2026-11-23T00:00:00Z",
-        "dataVersion": "",
-        "metadataVersion": "1",
-        "topic": "/subscriptions/subid",
-        "data": {"resourceUri": resource_id},
-    }
+    event = write_event(resource_id)
     done = run_cli(twin, "handle", "--dry-run", "-", stdin=json.dumps(event))
     assert done.returncode == 0, done.stderr
     [outcome] = [json.loads(line) for line in done.stdout.splitlines()]
