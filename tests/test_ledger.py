@@ -1,0 +1,101 @@
+"""The ledger on a real Azurite: dedupe, leases and the remediation state machine under concurrency."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from emulator import azurite
+from remediators.ledger import Conflict, IllegalTransition, Ledger, Status
+
+RESOURCE = (
+    "/subscriptions/subid/resourceGroups/azureml-rg-ws_5a1f3c9e-2b7d-4e8a-9c0f-1d2e3f4a5b6c"
+    "/providers/Microsoft.DocumentDB/databaseAccounts/ddb1"
+)
+
+
+@pytest.fixture(scope="module")
+def storage() -> Iterator[azurite.Azurite]:
+    with azurite.running() as running:
+        yield running
+
+
+@pytest.fixture
+def ledger(storage: azurite.Azurite) -> Ledger:
+    return Ledger.from_connection_string(storage.connection_string, prefix=f"t{secrets.token_hex(4)}")
+
+
+def test_an_event_is_seen_once_however_many_deliver_it_at_once(ledger: Ledger) -> None:
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        firsts = list(pool.map(lambda _: ledger.first_delivery("event-1/with?odd#chars"), range(10)))
+    assert firsts.count(True) == 1
+    assert ledger.first_delivery("event-2")
+
+
+def test_one_lease_holder_at_a_time_and_an_expired_lease_can_be_taken(ledger: Ledger) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(lambda n: ledger.acquire(RESOURCE, f"worker-{n}"), range(8)))
+    assert won.count(True) == 1
+    holder = f"worker-{won.index(True)}"
+    assert not ledger.acquire(RESOURCE.upper(), "late")  # ids compare case-insensitively
+    ledger.release(RESOURCE, "not-the-holder")
+    assert not ledger.acquire(RESOURCE, "late")
+    ledger.release(RESOURCE, holder)
+    assert ledger.acquire(RESOURCE, "late", seconds=0.0)
+    assert ledger.acquire(RESOURCE, "later")  # late's lease had expired
+
+
+def create(ledger: Ledger, status: Status = Status.PROPOSED):  # type: ignore[no-untyped-def]
+    return ledger.create(
+        RESOURCE,
+        status,
+        kinds=["local_auth_disabled"],
+        trigger={"source": "eventgrid", "eventId": "e1", "actor": {"name": "nightly"}},
+        plan={"properties": {"disableLocalAuth": False}},
+        reason="local auth disabled",
+        by="foundry-guard",
+    )
+
+
+def test_a_remediation_moves_through_its_states_with_history(ledger: Ledger) -> None:
+    proposed = create(ledger)
+    approved = ledger.move(proposed, Status.APPROVED, by="oncall@contoso.com", approver="oncall@contoso.com")
+    applying = ledger.move(approved, Status.APPLYING, by="foundry-guard")
+    verified = ledger.move(applying, Status.VERIFIED, by="foundry-guard", note="fixed and verified")
+    stored = ledger.get(verified.id)
+    assert stored is not None
+    assert stored.status is Status.VERIFIED and stored.approver == "oncall@contoso.com"
+    assert [h["status"] for h in stored.history] == ["proposed", "approved", "applying", "verified"]
+    assert stored.plan == {"properties": {"disableLocalAuth": False}}
+    assert ledger.for_resource(RESOURCE)[0].id == stored.id
+    assert [r.id for r in ledger.list(status=Status.VERIFIED)] == [stored.id]
+
+
+def test_illegal_transitions_are_refused(ledger: Ledger) -> None:
+    rejected = ledger.move(create(ledger), Status.REJECTED, by="oncall")
+    with pytest.raises(IllegalTransition):
+        ledger.move(rejected, Status.APPROVED, by="oncall")
+
+
+def test_two_approvals_of_one_proposal_move_it_once(ledger: Ledger) -> None:
+    proposed = create(ledger)
+
+    def approve(who: str) -> str:
+        try:
+            ledger.move(proposed, Status.APPROVED, by=who, approver=who)
+            return "moved"
+        except Conflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = sorted(pool.map(approve, ["alice", "bob"]))
+    assert results == ["conflict", "moved"]
+
+
+def test_unknown_and_malformed_ids_are_none(ledger: Ledger) -> None:
+    assert ledger.get("zz-123") is None
+    assert ledger.get("not an id") is None
+    assert ledger.get(create(ledger).id.replace("-", "-0", 1)) is None
