@@ -10,18 +10,19 @@ final read of the resource is that verifying read.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from .arm import Arm, ArmError
 from .baselines import NO_BASELINES, BaselineSource
-from .classify import classify
+from .classify import Classification, classify
 from .decide import Mode, decide
-from .findings import BreakageKind, Finding, merge_plans
+from .findings import BreakageKind, Finding, merge_plans, patch_bytes
 from .registry import remediators_of_type
-from .resource_ids import InvalidResourceId, parse_resource_id
+from .remediator import SdkBinding
+from .resource_ids import InvalidResourceId, ResourceId, parse_resource_id
 from .scope import ScopeRules, scope_by_id
 
 if TYPE_CHECKING:
@@ -107,51 +108,92 @@ class Pipeline:
     def remediate(self, resource_id: str, *, signal: Signal | None = None) -> Outcome:
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
+        read = self._read_broken(resource_id, outcome)
+        if read is None:
+            return outcome
+        parsed, sdk, before = read
+        modes = {id(f): decide(f, dry_run=self.dry_run, modes=self.modes) for f in before.findings}
+        to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
+        outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
+        plan = merge_plans(before.resource_id, to_apply)
+        if plan is None:
+            outcome.state = State.PROPOSED if outcome.proposed else State.OBSERVED
+            return outcome
+        return self._write(parsed, sdk, plan.body, to_apply, outcome, deadline)
+
+    def apply_approved(
+        self, resource_id: str, body: dict[str, Any], kinds: Collection[str], *, signal: Signal | None = None
+    ) -> Outcome:
+        """Apply exactly the PATCH a person approved, if the resource is still broken the way it was.
+
+        A proposal may lack what an automatic fix needs (an allowlist with no baseline): the person
+        who approved it supplied that judgement, so the approved bytes are sent as they are.
+        """
+        deadline = time.monotonic() + self.arm.budget_seconds
+        outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
+        read = self._read_broken(resource_id, outcome)
+        if read is None:
+            return outcome
+        parsed, sdk, before = read
+        approved = [f for f in before.findings if str(f.kind) in kinds]
+        if not approved:
+            outcome.state = State.HEALTHY
+            outcome.reason = "no longer broken the way the proposal said: nothing applied"
+            return outcome
+        return self._write(parsed, sdk, body, approved, outcome, deadline)
+
+    def _read_broken(self, resource_id: str, outcome: Outcome) -> tuple[ResourceId, SdkBinding, Classification] | None:
+        """Scope by id, read, classify. The classification when something is broken; else ``None``
+        with ``outcome`` saying why (out of scope, gone, healthy, or ARM failed)."""
         try:
             parsed = parse_resource_id(resource_id)
         except InvalidResourceId as error:
             outcome.reason = str(error)
-            return outcome
+            return None
         candidates = remediators_of_type(parsed.resource_type or "")
         by_id = scope_by_id(
             parsed, parsed.resource_type or "(none)", candidates[0].guards if candidates else None, self.rules
         )
         if by_id.guarded is None:
             outcome.reason = by_id.reason
-            return outcome
+            return None
         sdk = candidates[0].sdk
-
         try:
             outcome.arm_calls.append("GET")
             body = self.arm.read(parsed, sdk)
-            if body is None:
-                outcome.state, outcome.reason = State.GONE, "the resource no longer exists"
-                return outcome
-            before = classify(body, self.rules, baselines=self.baselines)
-            outcome.findings = before.findings
-            outcome.reason = before.reason
-            if before.guarded is None:
-                return outcome
-            if before.plan is None:
-                outcome.state = State.HEALTHY
-                return outcome
+        except ArmError as error:
+            _failed(outcome, error)
+            return None
+        if body is None:
+            outcome.state, outcome.reason = State.GONE, "the resource no longer exists"
+            return None
+        before = classify(body, self.rules, baselines=self.baselines)
+        outcome.findings, outcome.reason = before.findings, before.reason
+        if before.guarded is None:
+            return None
+        if before.plan is None:
+            outcome.state = State.HEALTHY
+            return None
+        return parsed, sdk, before
 
-            modes = {id(f): decide(f, dry_run=self.dry_run, modes=self.modes) for f in before.findings}
-            to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
-            outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
-            plan = merge_plans(before.resource_id, to_apply)
-            if plan is None:
-                outcome.state = State.PROPOSED if outcome.proposed else State.OBSERVED
-                return outcome
-
+    def _write(
+        self,
+        parsed: ResourceId,
+        sdk: SdkBinding,
+        body: dict[str, Any],
+        fixing: list[Finding],
+        outcome: Outcome,
+        deadline: float,
+    ) -> Outcome:
+        """PATCH exactly ``body``, then verify that none of ``fixing`` is left."""
+        outcome.applied = body
+        try:
             outcome.arm_calls.append("PATCH")
-            outcome.applied = plan.body
-            result = self.arm.patch(parsed, sdk, plan.body_bytes(), wait_seconds=max(0.0, deadline - time.monotonic()))
+            result = self.arm.patch(parsed, sdk, patch_bytes(body), wait_seconds=max(0.0, deadline - time.monotonic()))
             if not result.done:
                 outcome.state, outcome.continuation_token = State.PENDING, result.continuation_token
                 outcome.reason = "the update is still running; check it again later"
                 return outcome
-
             after: dict[str, Any] | None = result.body
             if sdk.long_running and after is not None:
                 # The operation ended with a read of the resource: that is the verifying read.
@@ -161,8 +203,7 @@ class Pipeline:
                 after = self.arm.read(parsed, sdk)
         except ArmError as error:
             return _failed(outcome, error)
-
-        outcome.state, outcome.reason = _verify(after, to_apply, self.rules, self.baselines)
+        outcome.state, outcome.reason = _verify(after, fixing, self.rules, self.baselines)
         return outcome
 
     def check_pending(self, resource_id: str, continuation_token: str, *, signal: Signal | None = None) -> Outcome:
