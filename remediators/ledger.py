@@ -196,6 +196,8 @@ class Ledger:
         plan: dict[str, Any] | None,
         reason: str,
         by: str,
+        continuation_token: str | None = None,
+        error: dict[str, Any] | None = None,
     ) -> Remediation:
         now = _now()
         remediation = Remediation(
@@ -209,6 +211,8 @@ class Ledger:
             created_at=now,
             updated_at=now,
             history=({"status": str(status), "at": now, "by": by, "note": reason},),
+            continuation_token=continuation_token,
+            error=error,
         )
         metadata = self._remediations.create_entity(_entity(remediation))
         return replace(remediation, etag=metadata.get("etag"))
