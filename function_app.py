@@ -1,14 +1,22 @@
 """Azure Functions triggers. Triggers only: each parses its input and hands it to ``remediators``.
 
-``POST /api/classify`` (function key): body is one ARM resource (a GET response); answers the
-same JSON as ``python -m remediators classify``. ``?managed=true`` treats the resource as in a
-managed resource group. Nothing is read from or written to Azure.
+* Event Grid (subscription topic and Resource Notifications events, either schema): accept and
+  queue; the work runs from the queue trigger, so Event Grid gets its answer in milliseconds.
+* Queue ``%GUARD_WORK_QUEUE%`` (on the function app's storage, ``AzureWebJobsStorage``): the work.
+* HTTP (function key): ``POST /api/alerts`` (action groups, common alert schema), ``POST /api/classify``,
+  ``POST /api/remediate``, ``GET /api/remediations``, ``POST /api/remediations/{id}/approve`` and
+  ``/reject``, ``GET /api/health``. Errors are JSON problem bodies; never a traceback.
+
+Heavy modules are imported inside the functions that need them, so the host's cold start stays
+short and an event touches only what it needs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
@@ -16,8 +24,87 @@ from remediators import arm_json
 from remediators.classify import NotAResource, classify
 from remediators.settings import InvalidSettings, load_scope_rules
 
+if TYPE_CHECKING:
+    from remediators.service import Service
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger("foundry_guard")
+
+_service: Service | None = None
+_service_lock = threading.Lock()
+
+
+def service() -> Service:
+    """The shared wiring, built on first use (raises InvalidSettings or NotConfigured)."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            from remediators.service import Service
+
+            _service = Service.from_environment()
+        return _service
+
+
+# -- events -----------------------------------------------------------------------------------------
+
+
+@app.function_name("on_resource_event")
+@app.event_grid_trigger(arg_name="event")
+def on_resource_event(event: func.EventGridEvent) -> None:
+    document = {
+        "id": event.id,
+        "topic": event.topic,
+        "subject": event.subject,
+        "eventType": event.event_type,
+        "eventTime": event.event_time.isoformat() if event.event_time else None,
+        "dataVersion": event.data_version,
+        "metadataVersion": "1",
+        "data": event.get_json(),
+    }
+    accepted = service().accept(document)  # a configuration error raises: Event Grid retries meanwhile
+    for line in accepted.rejected:
+        log.error("event %s refused: %s", event.id, line, extra={"eventId": event.id})
+    log.info("event %s: %s", event.id, json.dumps(accepted.to_json()), extra={"eventId": event.id})
+
+
+@app.function_name("remediate_from_queue")
+@app.queue_trigger(arg_name="message", queue_name="%GUARD_WORK_QUEUE%", connection="AzureWebJobsStorage")
+def remediate_from_queue(message: func.QueueMessage) -> None:
+    from remediators.signals import InvalidMessage
+    from remediators.worker import Disposition
+
+    try:
+        processed = service().work(message.get_body())
+    except (InvalidMessage, ValueError) as error:  # not ours: retrying cannot help
+        log.error("queue message %s refused: %s", message.id, error, extra={"messageId": message.id})
+        return
+    if processed.disposition is Disposition.BUSY:
+        # Another worker holds the resource: fail this delivery so the queue offers it again later.
+        raise RuntimeError("another worker is remediating this resource; the message will be retried")
+    outcome = processed.outcome
+    log.info(
+        "remediation %s: %s",
+        processed.remediation.id if processed.remediation else "-",
+        outcome.state if outcome else processed.disposition,
+        extra={"messageId": message.id, "resourceId": outcome.resource_id if outcome else None},
+    )
+
+
+# -- HTTP -------------------------------------------------------------------------------------------
+
+
+@app.function_name("alerts")
+@app.route(route="alerts", methods=["POST"])
+def alerts_http(req: func.HttpRequest) -> func.HttpResponse:
+    document, problem = _json_body(req)
+    if problem is not None:
+        return problem
+    wired = _wired()
+    if isinstance(wired, func.HttpResponse):
+        return wired
+    accepted = wired.accept(document)
+    status = 202 if accepted.queued or accepted.duplicates or accepted.out_of_scope else 400
+    return _json(accepted.to_json(), status)
 
 
 @app.function_name("classify")
@@ -27,18 +114,153 @@ def classify_http(req: func.HttpRequest) -> func.HttpResponse:
         rules = load_scope_rules()
     except InvalidSettings as error:
         log.error("invalid configuration: %s", error)
-        return _json({"error": f"invalid configuration: {error}"}, 500)
-    try:
-        resource = arm_json.loads(req.get_body())
-    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return _json({"error": f"request body is not JSON: {error}"}, 400)
+        return _problem(500, f"invalid configuration: {error}")
+    resource, problem = _json_body(req)
+    if problem is not None:
+        return problem
     managed = req.params.get("managed", "").casefold() in ("true", "1")
     try:
         result = classify(resource, rules, treat_as_managed=managed)
     except NotAResource as error:
-        return _json({"error": str(error)}, 400)
-    log.info("classified %s: guarded=%s findings=%d", result.resource_id, result.guarded, len(result.findings))
+        return _problem(400, str(error))
     return _json(result.to_json(), 200)
+
+
+@app.function_name("remediate")
+@app.route(route="remediate", methods=["POST"])
+def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
+    """``{"resourceId": ..., "action": "plan" | "apply"}``: plan reads and proposes; apply runs the worker."""
+    from remediators.signals import Actor, Signal
+
+    document, problem = _json_body(req)
+    if problem is not None:
+        return problem
+    if not isinstance(document, dict) or not isinstance(document.get("resourceId"), str):
+        return _problem(400, 'expected {"resourceId": "<ARM id>", "action": "plan" | "apply"}')
+    action = document.get("action", "plan")
+    if action not in ("plan", "apply"):
+        return _problem(400, f"action must be plan or apply, not {action!r}")
+    wired = _wired()
+    if isinstance(wired, func.HttpResponse):
+        return wired
+    resource_id = document["resourceId"]
+    reason = wired.pipeline.screen(resource_id)
+    if reason is not None:
+        return _problem(403, f"not guarded: {reason}")
+    if action == "plan":
+        from remediators.pipeline import Pipeline
+
+        dry = Pipeline(wired.pipeline.arm, wired.pipeline.rules, baselines=wired.pipeline.baselines, dry_run=True)
+        return _json(dry.remediate(resource_id).to_json(), 200)
+    caller = _caller(req)
+    signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
+    processed = wired.worker.process(signal)
+    if processed.outcome is None:
+        body: dict[str, Any] = {"disposition": str(processed.disposition)}
+        if processed.remediation is not None:
+            body["remediation"] = processed.remediation.to_json()
+        return _json(body, 409 if processed.disposition == "busy" else 200)
+    answer = processed.outcome.to_json()
+    if processed.remediation is not None:
+        answer["remediation"] = processed.remediation.to_json()
+    return _json(answer, 200)
+
+
+@app.function_name("remediations")
+@app.route(route="remediations", methods=["GET"])
+def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
+    from remediators.ledger import Status
+
+    wired = _wired()
+    if isinstance(wired, func.HttpResponse):
+        return wired
+    status = req.params.get("status")
+    try:
+        wanted = Status(status) if status else None
+    except ValueError:
+        return _problem(400, f"status must be one of {', '.join(Status)}")
+    records = wired.ledger.list(status=wanted, resource_id=req.params.get("resourceId") or None)
+    return _json({"value": [r.to_json() for r in records]}, 200)
+
+
+@app.function_name("approve")
+@app.route(route="remediations/{remediation_id}/approve", methods=["POST"])
+def approve_http(req: func.HttpRequest) -> func.HttpResponse:
+    return _decide(req, approve=True)
+
+
+@app.function_name("reject")
+@app.route(route="remediations/{remediation_id}/reject", methods=["POST"])
+def reject_http(req: func.HttpRequest) -> func.HttpResponse:
+    return _decide(req, approve=False)
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"])
+def health_http(req: func.HttpRequest) -> func.HttpResponse:
+    wired = _wired()
+    if isinstance(wired, func.HttpResponse):
+        return wired
+    return _json({"status": "ok", "armEndpoint": wired.pipeline.arm.endpoint, "dryRun": wired.pipeline.dry_run}, 200)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
+    from remediators.ledger import Conflict, IllegalTransition
+
+    wired = _wired()
+    if isinstance(wired, func.HttpResponse):
+        return wired
+    remediation_id = req.route_params.get("remediation_id", "")
+    who = _caller(req)
+    try:
+        done = wired.worker.approve(remediation_id, who) if approve else wired.worker.reject(remediation_id, who)
+    except LookupError:
+        return _problem(404, f"no remediation {remediation_id!r}")
+    except (IllegalTransition, Conflict) as error:
+        return _problem(409, str(error))
+    return _json(done.to_json(), 200)
+
+
+def _wired() -> Service | func.HttpResponse:
+    from remediators.service import NotConfigured
+
+    try:
+        return service()
+    except (InvalidSettings, NotConfigured) as error:
+        log.error("not configured: %s", error)
+        return _problem(503, f"not configured: {error}")
+
+
+def _caller(req: func.HttpRequest) -> str:
+    # App Service authentication puts the signed-in principal here; a function key alone names nobody.
+    return req.headers.get("X-MS-CLIENT-PRINCIPAL-NAME") or "unknown (function key)"
+
+
+def _json_body(req: func.HttpRequest) -> tuple[Any, func.HttpResponse | None]:
+    try:
+        return arm_json.loads(req.get_body()), None
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None, _problem(400, f"request body is not JSON: {error}")
+
+
+def _problem(status: int, detail: str) -> func.HttpResponse:
+    # RFC 9457 problem details; "error" kept for callers of the first version of /api/classify.
+    body = {"type": "about:blank", "status": status, "title": _TITLES.get(status, "Error"), "detail": detail}
+    body["error"] = detail
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/problem+json")
+
+
+_TITLES = {
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    500: "Server Error",
+    503: "Service Unavailable",
+}
 
 
 def _json(document: object, status: int) -> func.HttpResponse:

@@ -142,22 +142,29 @@ class Pipeline:
             return outcome
         return self._write(parsed, sdk, body, approved, outcome, deadline)
 
-    def _read_broken(self, resource_id: str, outcome: Outcome) -> tuple[ResourceId, SdkBinding, Classification] | None:
-        """Scope by id, read, classify. The classification when something is broken; else ``None``
-        with ``outcome`` saying why (out of scope, gone, healthy, or ARM failed)."""
+    def screen(self, resource_id: str) -> str | None:
+        """Why the id alone puts a resource out of scope, or ``None`` when it may be guarded.
+
+        Triggers call this before queueing anything: an event outside scope costs no ARM call.
+        """
         try:
             parsed = parse_resource_id(resource_id)
         except InvalidResourceId as error:
-            outcome.reason = str(error)
-            return None
+            return str(error)
         candidates = remediators_of_type(parsed.resource_type or "")
-        by_id = scope_by_id(
-            parsed, parsed.resource_type or "(none)", candidates[0].guards if candidates else None, self.rules
-        )
-        if by_id.guarded is None:
-            outcome.reason = by_id.reason
+        guards = candidates[0].guards if candidates else None
+        decision = scope_by_id(parsed, parsed.resource_type or "(none)", guards, self.rules)
+        return decision.reason if decision.guarded is None else None
+
+    def _read_broken(self, resource_id: str, outcome: Outcome) -> tuple[ResourceId, SdkBinding, Classification] | None:
+        """Scope by id, read, classify. The classification when something is broken; else ``None``
+        with ``outcome`` saying why (out of scope, gone, healthy, or ARM failed)."""
+        dropped = self.screen(resource_id)
+        if dropped is not None:
+            outcome.reason = dropped
             return None
-        sdk = candidates[0].sdk
+        parsed = parse_resource_id(resource_id)
+        sdk = remediators_of_type(parsed.resource_type or "")[0].sdk
         try:
             outcome.arm_calls.append("GET")
             body = self.arm.read(parsed, sdk)

@@ -69,6 +69,35 @@ SETTINGS: tuple[Setting, ...] = (
         "system-assigned identity, then the Azure CLI's login (for running it by hand).",
     ),
     Setting(
+        "GUARD_IDENTITY_OBJECT_ID",
+        "",
+        "Object id of the identity Foundry Guard runs as: its own writes, coming back as events, are "
+        "recognised by it and cost nothing (no remediation loops).",
+    ),
+    Setting(
+        "GUARD_STORAGE",
+        "",
+        "Where the ledger, baselines and work queue live: a storage account name (identity-based "
+        "access with the managed identity; the deployment sets this) or a connection string "
+        "(Azurite locally). Empty: the function app's triggers answer that storage is not configured.",
+    ),
+    Setting(
+        "GUARD_WORK_QUEUE",
+        "remediation-work",
+        "The queue between the fast triggers and the work (the queue trigger listens on it).",
+    ),
+    Setting(
+        "GUARD_MODES",
+        "",
+        "Per-kind overrides of the default modes, e.g. `outbound_allowlist_drift=apply,"
+        "managed_rg_firewall_locked=propose`; modes are `apply`, `propose`, `observe`.",
+    ),
+    Setting(
+        "GUARD_DRY_RUN",
+        "false",
+        "`true`: every fix is proposed, nothing is written to Azure.",
+    ),
+    Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
         "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
@@ -121,6 +150,36 @@ def arm_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             f"GUARD_ARM_ENDPOINT: {endpoint!r} must be an https:// URL (bearer tokens never go over http)"
         )
     return {"endpoint": endpoint, "budget_seconds": budget, "polling_interval": poll}
+
+
+def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The function app's wiring: storage, queue, own identity, modes, dry run."""
+    from .decide import Mode
+    from .findings import BreakageKind
+
+    env = _with_defaults(os.environ if environ is None else environ)
+    modes: dict[BreakageKind, Mode] = {}
+    for item in env["GUARD_MODES"].split(","):
+        if not item.strip():
+            continue
+        kind, _, mode = item.partition("=")
+        try:
+            modes[BreakageKind(kind.strip())] = Mode(mode.strip())
+        except ValueError:
+            raise InvalidSettings(
+                f"GUARD_MODES: {item.strip()!r} is not kind=mode with a kind of "
+                f"{', '.join(BreakageKind)} and a mode of {', '.join(Mode)}"
+            ) from None
+    dry_run = env["GUARD_DRY_RUN"].strip().casefold()
+    if dry_run not in ("true", "false", "1", "0", ""):
+        raise InvalidSettings(f"GUARD_DRY_RUN: {env['GUARD_DRY_RUN']!r} is not true or false")
+    return {
+        "storage": env["GUARD_STORAGE"].strip(),
+        "queue": env["GUARD_WORK_QUEUE"].strip() or "remediation-work",
+        "own_object_id": env["GUARD_IDENTITY_OBJECT_ID"].strip(),
+        "modes": modes,
+        "dry_run": dry_run in ("true", "1"),
+    }
 
 
 def identity_client_id(environ: Mapping[str, str] | None = None) -> str | None:

@@ -426,3 +426,101 @@ def _json_type(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return type(value).__name__
+
+
+def signal_to_json(signal: Signal) -> dict[str, Any]:
+    """A signal as a queue message: everything but the resource body (evidence only, and large)."""
+    actor = signal.actor
+    alert = signal.alert
+    return {
+        "resourceId": signal.resource_id,
+        "source": signal.source,
+        "eventId": signal.event_id,
+        "eventType": signal.event_type,
+        "eventTime": signal.event_time,
+        "operationName": signal.operation_name,
+        "correlationId": signal.correlation_id,
+        "actor": None
+        if actor is None
+        else {
+            "objectId": actor.object_id,
+            "appId": actor.app_id,
+            "name": actor.name,
+            "principalType": actor.principal_type,
+        },
+        "alert": None
+        if alert is None
+        else {
+            "rule": alert.rule,
+            "ruleId": alert.rule_id,
+            "alertId": alert.alert_id,
+            "signalType": alert.signal_type,
+            "monitoringService": alert.monitoring_service,
+            "monitorCondition": alert.monitor_condition,
+            "severity": alert.severity,
+            "firedTime": alert.fired_time,
+            "resolvedTime": alert.resolved_time,
+            "conditionType": alert.condition_type,
+            "searchQuery": alert.search_query,
+            "searchResultsLink": alert.search_results_link,
+            "targetIds": list(alert.target_ids),
+        },
+    }
+
+
+class InvalidMessage(ValueError):
+    """A queue message that is not a signal this service wrote."""
+
+
+def signal_from_json(document: Any) -> Signal:
+    """The inverse of :func:`signal_to_json`; raises :class:`InvalidMessage` with a one-line reason."""
+    if not isinstance(document, Mapping):
+        raise InvalidMessage("a work message is a JSON object")
+    try:
+        resource_id = parse_resource_id(document.get("resourceId")).text
+    except InvalidResourceId as error:
+        raise InvalidMessage(str(error)) from None
+    text = {k: (v if isinstance(v, str) else None) for k, v in document.items()}
+    actor_doc = document.get("actor")
+    actor = None
+    if isinstance(actor_doc, Mapping):
+        actor = Actor(
+            object_id=_str(actor_doc.get("objectId")),
+            app_id=_str(actor_doc.get("appId")),
+            name=_str(actor_doc.get("name")),
+            principal_type=_str(actor_doc.get("principalType")),
+        )
+    alert_doc = document.get("alert")
+    alert = None
+    if isinstance(alert_doc, Mapping):
+        targets = alert_doc.get("targetIds")
+        alert = AlertContext(
+            rule=_str(alert_doc.get("rule")),
+            rule_id=_str(alert_doc.get("ruleId")),
+            alert_id=_str(alert_doc.get("alertId")),
+            signal_type=_str(alert_doc.get("signalType")),
+            monitoring_service=_str(alert_doc.get("monitoringService")),
+            monitor_condition=_str(alert_doc.get("monitorCondition")),
+            severity=_str(alert_doc.get("severity")),
+            fired_time=_str(alert_doc.get("firedTime")),
+            resolved_time=_str(alert_doc.get("resolvedTime")),
+            condition_type=_str(alert_doc.get("conditionType")),
+            search_query=_str(alert_doc.get("searchQuery")),
+            search_results_link=_str(alert_doc.get("searchResultsLink")),
+            target_ids=tuple(t for t in targets if isinstance(t, str)) if isinstance(targets, list) else (),
+        )
+    return Signal(
+        resource_id=resource_id,
+        source=text.get("source") or "queue",
+        event_id=text.get("eventId"),
+        event_type=text.get("eventType"),
+        event_time=text.get("eventTime"),
+        operation_name=text.get("operationName"),
+        correlation_id=text.get("correlationId"),
+        actor=actor,
+        alert=alert,
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -87,9 +87,12 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
 
-    def process(self, signal: Signal) -> Processed:
+    def is_own_write(self, signal: Signal) -> bool:
         actor = signal.actor
-        if actor is not None and (actor.object_id or "").casefold() in self.own_object_ids:
+        return actor is not None and (actor.object_id or "").casefold() in self.own_object_ids
+
+    def process(self, signal: Signal) -> Processed:
+        if self.is_own_write(signal):
             log.info("own write on %s ignored", signal.resource_id, extra={"resourceId": signal.resource_id})
             return Processed(Disposition.OWN_WRITE)
         # One holder per call, not per process: a Functions host runs several messages at once.

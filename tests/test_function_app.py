@@ -19,7 +19,17 @@ def call(body: bytes, **params: str) -> func.HttpResponse:
 
 
 def test_every_function_indexes() -> None:
-    assert sorted(FUNCTIONS) == ["classify"]
+    assert sorted(FUNCTIONS) == [
+        "alerts",
+        "approve",
+        "classify",
+        "health",
+        "on_resource_event",
+        "reject",
+        "remediate",
+        "remediate_from_queue",
+        "remediations",
+    ]
 
 
 def test_classify_answers_like_the_cli() -> None:

@@ -1,0 +1,130 @@
+"""What the function app's triggers share, built once per host from the GUARD_* settings.
+
+The trigger path (:meth:`Service.accept`) is kept short, because Event Grid waits only 30 s for
+an answer and redelivers otherwise: parse, drop what the id puts out of scope, drop a delivery
+already seen, queue the rest. The work (:meth:`Service.work`) runs from the queue trigger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from .arm import Arm, credential
+from .baselines import TableBaselines
+from .ledger import Ledger
+from .pipeline import Pipeline
+from .settings import arm_options, identity_client_id, load_scope_rules, service_options
+from .signals import Signal, parse_signals, signal_from_json, signal_to_json
+from .worker import Processed, Worker
+
+log = logging.getLogger("foundry_guard.service")
+
+
+class NotConfigured(RuntimeError):
+    """GUARD_STORAGE is empty: there is nowhere to keep the ledger or the queue."""
+
+
+@dataclass
+class Accepted:
+    """What the trigger path did with one input document."""
+
+    queued: list[str] = field(default_factory=list)  # resource ids queued for work
+    duplicates: int = 0  # deliveries already seen
+    own_writes: int = 0  # our own fixes coming back as events
+    out_of_scope: list[str] = field(default_factory=list)  # "id: reason"
+    rejected: list[str] = field(default_factory=list)  # one line per refused item
+    validation_code: str | None = None  # Event Grid's subscription handshake
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "queued": self.queued,
+            "duplicates": self.duplicates,
+            "ownWrites": self.own_writes,
+            "outOfScope": self.out_of_scope,
+            "rejected": self.rejected,
+        }
+
+
+class Service:
+    def __init__(self, pipeline: Pipeline, ledger: Ledger, queue: Any, worker: Worker) -> None:
+        self.pipeline = pipeline
+        self.ledger = ledger
+        self.queue = queue  # an azure.storage.queue.QueueClient
+        self.worker = worker
+
+    @classmethod
+    def from_environment(cls) -> Service:
+        options = service_options()
+        if not options["storage"]:
+            raise NotConfigured("GUARD_STORAGE is not set: the ledger and the work queue have nowhere to live")
+        token_credential = credential(identity_client_id())
+        tables, queue = _storage(options["storage"], options["queue"], token_credential)
+        ledger = Ledger(tables)
+        baselines = TableBaselines(tables.create_table_if_not_exists(TableBaselines.TABLE))
+        arm = Arm(token_credential, **arm_options())
+        pipeline = Pipeline(
+            arm, load_scope_rules(), baselines=baselines, dry_run=options["dry_run"], modes=options["modes"]
+        )
+        own = [options["own_object_id"]] if options["own_object_id"] else []
+        return cls(pipeline, ledger, queue, Worker(pipeline, ledger, own_object_ids=own))
+
+    def accept(self, document: Any) -> Accepted:
+        """The trigger path: no ARM call, one table insert and one queue message per new signal."""
+        parsed = parse_signals(document)
+        accepted = Accepted(validation_code=parsed.validation_code)
+        accepted.rejected = [(f"item {r.index}: " if r.index is not None else "") + r.reason for r in parsed.rejected]
+        for signal in parsed.signals:
+            if self.worker.is_own_write(signal):
+                accepted.own_writes += 1
+                continue
+            reason = self.pipeline.screen(signal.resource_id)
+            if reason is not None:
+                accepted.out_of_scope.append(f"{signal.resource_id}: {reason}")
+                continue
+            if signal.event_id and not self.ledger.first_delivery(_delivery_key(signal)):
+                accepted.duplicates += 1
+                continue
+            self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
+            accepted.queued.append(signal.resource_id)
+        return accepted
+
+    def work(self, message: str | bytes) -> Processed:
+        """The queue path: one signal, through the worker. Raises ``InvalidMessage`` for a foreign message."""
+        return self.worker.process(signal_from_json(json.loads(message)))
+
+
+def _delivery_key(signal: Signal) -> str:
+    # An alert names several resources under one id; an event names one.
+    return f"{signal.source}|{signal.event_id}|{signal.resource_id.casefold()}"
+
+
+def _storage(setting: str, queue_name: str, token_credential: Any) -> tuple[Any, Any]:
+    """Table service and work queue from a connection string (Azurite) or an account name (identity)."""
+    from azure.data.tables import TableServiceClient
+    from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+    # The Functions queue trigger reads base64 messages by default.
+    encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
+    if "=" in setting:
+        tables = TableServiceClient.from_connection_string(setting)
+        queue = QueueClient.from_connection_string(
+            setting, queue_name, message_encode_policy=encode, message_decode_policy=decode
+        )
+    else:
+        tables = TableServiceClient(f"https://{setting}.table.core.windows.net", credential=token_credential)
+        queue = QueueClient(
+            f"https://{setting}.queue.core.windows.net",
+            queue_name,
+            credential=token_credential,
+            message_encode_policy=encode,
+            message_decode_policy=decode,
+        )
+    from azure.core.exceptions import ResourceExistsError
+
+    with contextlib.suppress(ResourceExistsError):
+        queue.create_queue()
+    return tables, queue
