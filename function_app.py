@@ -2,6 +2,8 @@
 
 * Event Grid (subscription topic and Resource Notifications events, either schema): accept and
   queue; the work runs from the queue trigger, so Event Grid gets its answer in milliseconds.
+* Timer ``%GUARD_SWEEP_SCHEDULE%``: the reconcile sweep over ``GUARD_SWEEP_SUBSCRIPTIONS``
+  (catches missed events) and the moment healthy AI accounts' allowlists are recorded as baselines.
 * Queue ``%GUARD_WORK_QUEUE%`` (on the function app's storage, ``AzureWebJobsStorage``): the work.
 * HTTP (function key): ``POST /api/alerts`` (action groups, common alert schema), ``POST /api/classify``,
   ``POST /api/remediate``, ``GET /api/remediations``, ``POST /api/remediations/{id}/approve`` and
@@ -88,6 +90,15 @@ def remediate_from_queue(message: func.QueueMessage) -> None:
         outcome.state if outcome else processed.disposition,
         extra={"messageId": message.id, "resourceId": outcome.resource_id if outcome else None},
     )
+
+
+@app.function_name("sweep")
+@app.timer_trigger(arg_name="timer", schedule="%GUARD_SWEEP_SCHEDULE%", run_on_startup=False)
+def sweep_timer(timer: func.TimerRequest) -> None:
+    swept = service().sweep()
+    for error in swept.errors:
+        log.error("sweep: %s", error)
+    log.info("sweep: %s", json.dumps(swept.to_json()))
 
 
 # -- HTTP -------------------------------------------------------------------------------------------

@@ -49,12 +49,32 @@ class Accepted:
         }
 
 
+@dataclass
+class Swept:
+    queued: int = 0
+    baselines: list[str] = field(default_factory=list)  # AI accounts whose allowlist was recorded
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queued": self.queued, "baselines": self.baselines, "errors": self.errors}
+
+
 class Service:
-    def __init__(self, pipeline: Pipeline, ledger: Ledger, queue: Any, worker: Worker) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        ledger: Ledger,
+        queue: Any,
+        worker: Worker,
+        baselines: TableBaselines,
+        sweep_subscriptions: list[str] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
         self.queue = queue  # an azure.storage.queue.QueueClient
         self.worker = worker
+        self.baselines = baselines
+        self.sweep_subscriptions = list(sweep_subscriptions or [])
 
     @classmethod
     def from_environment(cls) -> Service:
@@ -70,7 +90,8 @@ class Service:
             arm, load_scope_rules(), baselines=baselines, dry_run=options["dry_run"], modes=options["modes"]
         )
         own = [options["own_object_id"]] if options["own_object_id"] else []
-        return cls(pipeline, ledger, queue, Worker(pipeline, ledger, own_object_ids=own))
+        worker = Worker(pipeline, ledger, own_object_ids=own)
+        return cls(pipeline, ledger, queue, worker, baselines, options["sweep_subscriptions"])
 
     def accept(self, document: Any) -> Accepted:
         """The trigger path: no ARM call, one table insert and one queue message per new signal."""
@@ -92,9 +113,56 @@ class Service:
             accepted.queued.append(signal.resource_id)
         return accepted
 
+    def sweep(self) -> Swept:
+        """The timer: queue every guarded resource for a check, and record healthy AI accounts' baselines."""
+        from .arm import ArmError
+        from .baselines import baseline_of
+        from .classify import classify
+        from .findings import Guarded
+        from .registry import REMEDIATORS
+        from .resource_ids import parse_resource_id
+
+        swept = Swept()
+        now = _utc_now()
+        for subscription in self.sweep_subscriptions:
+            for remediator in REMEDIATORS:
+                try:
+                    ids = self.pipeline.arm.list_ids(subscription, remediator.sdk)
+                except ArmError as error:
+                    swept.errors.append(f"{subscription} {remediator.resource_type}: {error}")
+                    continue
+                for resource_id in ids:
+                    if self.pipeline.screen(resource_id) is not None:
+                        continue
+                    if remediator.guards is Guarded.AI_ACCOUNT:
+                        try:
+                            body = self.pipeline.arm.read(parse_resource_id(resource_id), remediator.sdk)
+                        except ArmError as error:
+                            swept.errors.append(f"{resource_id}: {error}")
+                            continue
+                        if body is None:
+                            continue
+                        result = classify(body, self.pipeline.rules, baselines=self.baselines)
+                        if result.guarded is Guarded.AI_ACCOUNT and not result.findings:
+                            recorded = baseline_of(body, recorded_at=now, source="sweep")
+                            if recorded.properties:
+                                self.baselines.record(recorded)
+                                swept.baselines.append(resource_id)
+                            continue  # healthy: nothing to queue
+                    signal = Signal(resource_id=resource_id, source="timer", event_time=now)
+                    self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
+                    swept.queued += 1
+        return swept
+
     def work(self, message: str | bytes) -> Processed:
         """The queue path: one signal, through the worker. Raises ``InvalidMessage`` for a foreign message."""
         return self.worker.process(signal_from_json(json.loads(message)))
+
+
+def _utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _delivery_key(signal: Signal) -> str:

@@ -98,6 +98,17 @@ SETTINGS: tuple[Setting, ...] = (
         "`true`: every fix is proposed, nothing is written to Azure.",
     ),
     Setting(
+        "GUARD_SWEEP_SUBSCRIPTIONS",
+        "",
+        "Comma-separated subscription ids the timer sweeps: every guarded resource is queued for a "
+        "check (catching missed events), and healthy AI accounts' allowlists are recorded as baselines.",
+    ),
+    Setting(
+        "GUARD_SWEEP_SCHEDULE",
+        "0 0 * * * *",
+        "When the sweep runs (NCRONTAB, the Functions timer format). Default: hourly.",
+    ),
+    Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
         "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
@@ -179,6 +190,7 @@ def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "own_object_id": env["GUARD_IDENTITY_OBJECT_ID"].strip(),
         "modes": modes,
         "dry_run": dry_run in ("true", "1"),
+        "sweep_subscriptions": [s.strip() for s in env["GUARD_SWEEP_SUBSCRIPTIONS"].split(",") if s.strip()],
     }
 
 

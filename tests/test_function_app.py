@@ -29,6 +29,7 @@ def test_every_function_indexes() -> None:
         "remediate",
         "remediate_from_queue",
         "remediations",
+        "sweep",
     ]
 
 

@@ -188,3 +188,17 @@ def test_health_and_not_configured(twin: Twin, monkeypatch: pytest.MonkeyPatch) 
     answer = http("GET", "health")
     assert answer.status_code == 503
     assert "GUARD_STORAGE" in json.loads(answer.get_body())["detail"]
+
+
+def test_the_sweep_queues_guarded_resources_and_records_healthy_accounts_baselines(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUARD_SWEEP_SUBSCRIPTIONS", "subid,00000000-1111-2222-3333-444444444444")
+    twin.patch_resource(COSMOS["id"], {"properties": {"disableLocalAuth": True}})
+    call("sweep", None)
+    wired = function_app.service()
+    recorded = wired.baselines.baseline_for(OPENAI["id"])
+    assert recorded is not None and recorded.get("properties.allowedFqdnList") == ["microsoft.com"]
+    assert recorded.source == "sweep"
+    assert drain_queue() == 2  # the managed Cosmos DB and Search; not the ordinary Cosmos DB, not the healthy account
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
