@@ -10,16 +10,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .arm import Arm, credential
 from .baselines import TableBaselines
-from .ledger import Ledger
+from .ledger import Ledger, Remediation, Status
 from .pipeline import Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_from_json, signal_to_json
-from .worker import Processed, Worker
+from .worker import Notify, Processed, Worker
 
 log = logging.getLogger("foundry_guard.service")
 
@@ -90,7 +91,8 @@ class Service:
             arm, load_scope_rules(), baselines=baselines, dry_run=options["dry_run"], modes=options["modes"]
         )
         own = [options["own_object_id"]] if options["own_object_id"] else []
-        worker = Worker(pipeline, ledger, own_object_ids=own)
+        notify = _notifier(options, token_credential)
+        worker = Worker(pipeline, ledger, own_object_ids=own, notify=notify)
         return cls(pipeline, ledger, queue, worker, baselines, options["sweep_subscriptions"])
 
     def accept(self, document: Any) -> Accepted:
@@ -157,6 +159,39 @@ class Service:
     def work(self, message: str | bytes) -> Processed:
         """The queue path: one signal, through the worker. Raises ``InvalidMessage`` for a foreign message."""
         return self.worker.process(signal_from_json(json.loads(message)))
+
+
+def _notifier(options: dict[str, Any], token_credential: Any) -> Notify | None:
+    """The worker's notice callback, or ``None`` when no channel is configured."""
+    if not options["notify_eventgrid"] and not options["notify_teams"]:
+        return None
+    from .notify import Notice, Notifier
+    from .pipeline import Outcome, State
+
+    notifier = Notifier(
+        eventgrid_endpoint=options["notify_eventgrid"] or None,
+        credential=token_credential,
+        teams_webhook_url=options["notify_teams"] or None,
+        connection_verify=os.environ.get("REQUESTS_CA_BUNDLE") or None,
+    )
+    base = options["approval_base_url"]
+
+    def notify(remediation: Remediation, outcome: Outcome | None) -> None:
+        if outcome is None:
+            if remediation.status is not Status.QUARANTINED:
+                return  # a rejection needs no announcement: the person who rejected it knows
+            # Quarantine escalates: told as an observation with the reason.
+            outcome = Outcome(remediation.resource_id, State.OBSERVED, remediation.reason)
+        links = (
+            (f"{base}/api/remediations/{remediation.id}/approve", f"{base}/api/remediations/{remediation.id}/reject")
+            if base and remediation.status is Status.PROPOSED
+            else (None, None)
+        )
+        for delivery in notifier.send(Notice(remediation.id, outcome, approve_url=links[0], reject_url=links[1])):
+            if not delivery.ok:
+                log.error("notice for %s over %s failed: %s", remediation.id, delivery.channel, delivery.error)
+
+    return notify
 
 
 def _utc_now() -> str:

@@ -109,6 +109,24 @@ SETTINGS: tuple[Setting, ...] = (
         "When the sweep runs (NCRONTAB, the Functions timer format). Default: hourly.",
     ),
     Setting(
+        "GUARD_NOTIFY_EVENTGRID_ENDPOINT",
+        "",
+        "Event Grid custom topic endpoint that receives a CloudEvent per remediation worth knowing "
+        "about (the identity needs EventGrid Data Sender on it). Empty: not used.",
+    ),
+    Setting(
+        "GUARD_NOTIFY_TEAMS_WEBHOOK_URL",
+        "",
+        "Teams Workflows webhook URL for an Adaptive Card per remediation. A secret: keep it in Key "
+        "Vault (a Key Vault reference in the app setting). Empty: not used.",
+    ),
+    Setting(
+        "GUARD_APPROVAL_BASE_URL",
+        "",
+        "Base URL of the function app (e.g. `https://guard.contoso.com`) for the approve and reject "
+        "links in notifications; approvers sign in with Entra ID. Empty: no links.",
+    ),
+    Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
         "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
@@ -190,6 +208,9 @@ def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "own_object_id": env["GUARD_IDENTITY_OBJECT_ID"].strip(),
         "modes": modes,
         "dry_run": dry_run in ("true", "1"),
+        "notify_eventgrid": env["GUARD_NOTIFY_EVENTGRID_ENDPOINT"].strip(),
+        "notify_teams": env["GUARD_NOTIFY_TEAMS_WEBHOOK_URL"].strip(),
+        "approval_base_url": env["GUARD_APPROVAL_BASE_URL"].strip().rstrip("/"),
         "sweep_subscriptions": [s.strip() for s in env["GUARD_SWEEP_SUBSCRIPTIONS"].split(",") if s.strip()],
     }
 

@@ -20,9 +20,9 @@ from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, pa
 ADMIN = {"upn": "admin@contoso.com", "oid": "11111111-2222-3333-4444-555555555555", "idtyp": "user"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def storage() -> Iterator[azurite.Azurite]:
-    with azurite.running() as running:
+    with azurite.running() as running:  # a fresh account per test: the ledger and baselines start empty
         yield running
 
 
@@ -202,3 +202,29 @@ def test_the_sweep_queues_guarded_resources_and_records_healthy_accounts_baselin
     assert recorded.source == "sweep"
     assert drain_queue() == 2  # the managed Cosmos DB and Search; not the ordinary Cosmos DB, not the healthy account
     assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_on_call_is_told_over_both_channels_with_approval_links(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUARD_NOTIFY_EVENTGRID_ENDPOINT", twin.topic_endpoint("guard-notices"))
+    monkeypatch.setenv("GUARD_NOTIFY_TEAMS_WEBHOOK_URL", twin.sink_url("teams"))
+    monkeypatch.setenv("GUARD_APPROVAL_BASE_URL", "https://guard.contoso.com")
+    dev = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"}
+    twin.call(
+        "PATCH",
+        OPENAI["id"],
+        {"properties": {"restrictOutboundNetworkAccess": False}},
+        claims=dev,
+        api_version="2025-09-01",
+    )
+    twin.finish_operations()
+    [event] = twin.wait_for_events(1)
+    call("on_resource_event", grid_event(event))
+    assert drain_queue() == 1
+    [published] = twin.topic("guard-notices")
+    assert published["event"]["type"] == "FoundryGuard.Remediation.Proposed"
+    assert published["event"]["subject"] == OPENAI["id"]
+    [card] = twin.sink("teams")
+    text = json.dumps(card["json"])
+    assert "dev@contoso.com" in text
+    [proposal] = json.loads(http("GET", "remediations", status="proposed").get_body())["value"]
+    assert f"https://guard.contoso.com/api/remediations/{proposal['id']}/approve" in text
