@@ -4,35 +4,51 @@ Understood::
 
     TableName
     | where Column == "text" and Other =~ "TEXT" and Code in (401, 403)
+    | where TimeGenerated >= ago(60m)
+    | where Id in~ ("/A", "/a/b") and tostring(Status) in ("401", "403")
     | where StatusCode >= 400 and StatusCode <= 499
 
 ``==`` is exact (case-sensitive for strings, as in KQL), ``=~`` ignores case, ``in (...)`` is a
-list of literals, ``>=`` / ``<=`` compare numbers; clauses join with ``and``; several ``where``
-stages narrow in turn. Literals are strings (double or single quotes), numbers, ``true`` and
-``false``. Anything else is refused with :class:`KqlError` naming the part, so a product query
-that grows beyond this subset fails loudly instead of answering wrongly.
+list of literals and ``in~ (...)`` the same ignoring case, ``>=`` / ``<=`` compare numbers, and
+``>= ago(60m)`` / ``<= ago(1h)`` a datetime column with now minus a timespan (``ms``, ``s``, ``m``,
+``h``, ``d``); clauses join with ``and``; several ``where`` stages narrow in turn. The left side is
+a column or ``tostring(Column)``, KQL's conversion to text (``401`` reads ``"401"``, ``true``
+``"true"``, ``null`` ``""``), for columns whose type differs between tables or between
+Microsoft's pages.
+Literals are strings (double or single quotes), numbers, ``true`` and ``false``. Anything else is
+refused with :class:`KqlError` naming the part, so a product query that grows beyond this subset
+fails loudly instead of answering wrongly.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-SUPPORTED = 'Table | where Col == "x" and Col =~ "x" and Col in (1, 2) and Col >= 1 and Col <= 9'
+SUPPORTED = (
+    'Table | where Col == "x" and Col =~ "x" and Col in (1, 2) and Col in~ ("x") and Col >= 1 and Col <= 9'
+    " and TimeGenerated >= ago(1h) (a column or tostring(Column) on the left)"
+)
 
 _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+    | (?P<timespan>\d+(?:\.\d+)?(?:ms|d|h|m|s)(?![\w.]))
     | (?P<number>-?\d+(?:\.\d+)?(?![\w.]))
+    | (?P<op>in~(?![\w~])|==|=~|>=|<=|\||\(|\)|,)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>==|=~|>=|<=|\||\(|\)|,)
     | (?P<other>\S+?(?=\s|$|[|(),])|\S)
     )""",
     re.VERBOSE,
 )
 _COMPARISONS = ("==", "=~", ">=", "<=")
+_FUNCTIONS = ("tostring",)
+_TIMESPAN = re.compile(r"^(\d+(?:\.\d+)?)(ms|d|h|m|s)$")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class KqlError(ValueError):
@@ -51,22 +67,40 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Ago:
+    """``ago(<timespan>)``: now minus ``seconds``, taken when a row is compared."""
+
+    seconds: float
+
+    def moment(self) -> datetime.datetime:
+        return datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=self.seconds)
+
+
+@dataclass(frozen=True)
 class Clause:
     column: str
-    operator: str  # "==", "=~", ">=", "<=", "in"
+    operator: str  # "==", "=~", ">=", "<=", "in", "in~"
     values: tuple[Any, ...]
+    function: str | None = None  # "tostring": compare the column's text
 
     def holds(self, row: Mapping[str, Any]) -> bool:
         cell = row.get(self.column)
+        if self.function == "tostring":
+            cell = to_string(cell)
         if self.operator == "in":
             return any(_equal(cell, value) for value in self.values)
+        if self.operator == "in~":
+            return any(_equal_ignoring_case(cell, value) for value in self.values)
         value = self.values[0]
         if self.operator == "==":
             return _equal(cell, value)
         if self.operator == "=~":
-            if isinstance(cell, str) and isinstance(value, str):
-                return cell.casefold() == value.casefold()
-            return _equal(cell, value)
+            return _equal_ignoring_case(cell, value)
+        if isinstance(value, Ago):
+            moment = _datetime(cell)
+            if moment is None:
+                return False
+            return moment >= value.moment() if self.operator == ">=" else moment <= value.moment()
         if isinstance(cell, bool) or not isinstance(cell, int | float):
             return False
         return bool(cell >= value) if self.operator == ">=" else bool(cell <= value)
@@ -88,6 +122,35 @@ def _equal(cell: Any, value: Any) -> bool:
     if isinstance(cell, bool) or isinstance(value, bool):
         return type(cell) is type(value) and cell == value
     return bool(cell == value)
+
+
+def _equal_ignoring_case(cell: Any, value: Any) -> bool:
+    if isinstance(cell, str) and isinstance(value, str):
+        return cell.casefold() == value.casefold()
+    return _equal(cell, value)
+
+
+def _datetime(cell: Any) -> datetime.datetime | None:
+    if not isinstance(cell, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(cell.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def to_string(value: Any) -> str:
+    """KQL's ``tostring()``: ``null`` is empty, booleans ``true``/``false``, whole reals without ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 def parse(text: str) -> Query:
@@ -114,6 +177,11 @@ def _tokenise(text: str) -> list[Token]:
             tokens.append(Token("literal", raw, _unquote(raw)))
         elif kind == "number":
             tokens.append(Token("literal", raw, float(raw) if "." in raw else int(raw)))
+        elif kind == "timespan":
+            match = _TIMESPAN.match(raw)
+            if match is None:  # pragma: no cover - the token pattern is the same
+                raise KqlError(f"unsupported timespan {raw!r}")
+            tokens.append(Token("timespan", raw, float(match.group(1)) * _SECONDS[match.group(2)]))
         elif kind == "name" and raw in ("true", "false"):
             tokens.append(Token("literal", raw, raw == "true"))
         else:
@@ -152,25 +220,60 @@ class _Parser:
         return clauses
 
     def _comparison(self) -> Clause:
-        column = self._take("name", "a column name")
-        if column in ("and", "where"):
-            raise KqlError(f"expected a column name, found '{column}'")
+        column, function = self._operand()
         token = self._next("a comparison")
-        if token.text == "in":
+        if token.text in ("in", "in~"):
             self._expect_text("(")
             values = [self._literal()]
             while self._expect_text(",", ")") == ",":
                 values.append(self._literal())
-            return Clause(column, "in", tuple(values))
+            return Clause(column, token.text, tuple(values), function)
         if token.text not in _COMPARISONS:
-            raise KqlError(f"unsupported KQL operator '{token.text}'; comparisons understood: ==, =~, in, >=, <=")
+            raise KqlError(f"unsupported KQL operator '{token.text}'; comparisons understood: ==, =~, in, in~, >=, <=")
+        if self._ago_follows():
+            if token.text not in (">=", "<=") or function is not None:
+                left = f"{function}({column})" if function else column
+                raise KqlError(f"ago() is compared with a datetime column by >= or <=, not '{left} {token.text}'")
+            return Clause(column, token.text, (self._ago(),))
         value = self._literal()
-        if token.text in (">=", "<=") and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise KqlError(f"'{column} {token.text}' needs a number; got {value!r}")
-        return Clause(column, token.text, (value,))
+        if token.text in (">=", "<=") and (
+            function is not None or isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise KqlError(f"'{column} {token.text}' needs a number column and a number, or ago(); got {value!r}")
+        return Clause(column, token.text, (value,), function)
+
+    def _ago_follows(self) -> bool:
+        following = self._peek()
+        after = self._tokens[self._at + 1] if self._at + 1 < len(self._tokens) else None
+        return following is not None and following.text == "ago" and after is not None and after.text == "("
+
+    def _ago(self) -> Ago:
+        self._at += 2  # "ago", "("
+        token = self._next("a timespan such as 60m")
+        if token.kind != "timespan":
+            raise KqlError(f"ago() takes a timespan such as 30s, 60m, 1h or 1d; got '{token.text}'")
+        self._expect_text(")")
+        return Ago(float(token.value))
+
+    def _operand(self) -> tuple[str, str | None]:
+        """A column, or ``tostring(Column)``: (column, function)."""
+        name = self._take("name", "a column name")
+        if name in ("and", "where"):
+            raise KqlError(f"expected a column name, found '{name}'")
+        following = self._peek()
+        if following is None or following.text != "(":
+            return name, None
+        if name not in _FUNCTIONS:
+            raise KqlError(f"unsupported KQL function '{name}'; the twin understands only tostring(Column)")
+        self._at += 1
+        column = self._take("name", "a column name inside tostring()")
+        self._expect_text(")")
+        return column, name
 
     def _literal(self) -> Any:
         token = self._next("a literal")
+        if token.kind == "timespan":
+            raise KqlError(f"unsupported KQL value '{token.text}'; timespans are understood only inside ago()")
         if token.kind != "literal":
             raise KqlError(f"unsupported KQL value '{token.text}'; values are strings, numbers, true or false")
         return token.value

@@ -10,7 +10,7 @@ final read of the resource is that verifying read.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,7 @@ from .arm import Arm, ArmError
 from .baselines import NO_BASELINES, BaselineSource
 from .classify import Classification, classify
 from .decide import Mode, decide
-from .findings import BreakageKind, Finding, merge_plans, patch_bytes
+from .findings import BreakageKind, Confidence, Finding, merge_plans, patch_bytes
 from .registry import remediators_of_type
 from .remediator import SdkBinding
 from .resource_ids import InvalidResourceId, ResourceId, parse_resource_id
@@ -27,6 +27,10 @@ from .scope import ScopeRules, scope_by_id
 
 if TYPE_CHECKING:
     from .signals import Signal
+
+
+# (resource id, resource type) -> diagnostic-log lines showing the workspace's requests refused
+Evidence = Callable[[str, str], list[str]]
 
 
 class State(StrEnum):
@@ -87,8 +91,10 @@ class Pipeline:
         baselines: BaselineSource = NO_BASELINES,
         dry_run: bool = False,
         modes: Mapping[BreakageKind, Mode] | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.arm = arm
+        self.evidence = evidence
         self.rules = rules
         self.baselines = baselines
         self.dry_run = dry_run
@@ -175,6 +181,11 @@ class Pipeline:
             outcome.state, outcome.reason = State.GONE, "the resource no longer exists"
             return None
         before = classify(body, self.rules, baselines=self.baselines)
+        if self.evidence is not None and any(f.confidence is Confidence.SUSPECTED for f in before.findings):
+            # Diagnostic logs can turn a suspicion into a certainty (and the mode from propose to apply).
+            denials = self.evidence(parsed.text, parsed.resource_type or "")
+            if denials:
+                before = classify(body, self.rules, baselines=self.baselines, access_denials=denials)
         outcome.findings, outcome.reason = before.findings, before.reason
         if before.guarded is None:
             return None

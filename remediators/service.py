@@ -17,7 +17,7 @@ from typing import Any
 from .arm import Arm, credential
 from .baselines import TableBaselines
 from .ledger import Ledger, Remediation, Status
-from .pipeline import Pipeline
+from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_from_json, signal_to_json
 from .worker import Notify, Processed, Worker
@@ -88,7 +88,12 @@ class Service:
         baselines = TableBaselines(tables.create_table_if_not_exists(TableBaselines.TABLE))
         arm = Arm(token_credential, **arm_options())
         pipeline = Pipeline(
-            arm, load_scope_rules(), baselines=baselines, dry_run=options["dry_run"], modes=options["modes"]
+            arm,
+            load_scope_rules(),
+            baselines=baselines,
+            dry_run=options["dry_run"],
+            modes=options["modes"],
+            evidence=_evidence(options, token_credential),
         )
         own = [options["own_object_id"]] if options["own_object_id"] else []
         notify = _notifier(options, token_credential)
@@ -159,6 +164,27 @@ class Service:
     def work(self, message: str | bytes) -> Processed:
         """The queue path: one signal, through the worker. Raises ``InvalidMessage`` for a foreign message."""
         return self.worker.process(signal_from_json(json.loads(message)))
+
+
+def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None:
+    """Diagnostic-log evidence for the pipeline, or ``None`` when no workspace is configured."""
+    if not options["log_analytics_workspace"]:
+        return None
+    from .evidence import LogEvidence
+
+    logs = LogEvidence(
+        options["log_analytics_workspace"],
+        token_credential,
+        endpoint=options["log_analytics_endpoint"],
+        lookback_minutes=options["evidence_lookback_minutes"],
+        connection_verify=os.environ.get("REQUESTS_CA_BUNDLE") or None,
+    )
+
+    def refused(resource_id: str, resource_type: str) -> list[str]:
+        # Only 403s speak to the firewall: a 401 (local auth) is confirmed by the property itself.
+        return [d.describe() for d in logs.denials(resource_id, resource_type) if d.status == 403]
+
+    return refused
 
 
 def _notifier(options: dict[str, Any], token_credential: Any) -> Notify | None:

@@ -127,6 +127,22 @@ SETTINGS: tuple[Setting, ...] = (
         "links in notifications; approvers sign in with Entra ID. Empty: no links.",
     ),
     Setting(
+        "GUARD_LOG_ANALYTICS_WORKSPACE_ID",
+        "",
+        "Log Analytics workspace (its id) holding the guarded resources' diagnostic logs. Refused "
+        "requests there (403s) turn a suspected firewall finding into a confirmed one. Empty: no evidence.",
+    ),
+    Setting(
+        "GUARD_LOG_ANALYTICS_ENDPOINT",
+        "https://api.loganalytics.io",
+        "Log Analytics query endpoint (the local twin serves one).",
+    ),
+    Setting(
+        "GUARD_EVIDENCE_LOOKBACK_MINUTES",
+        "60",
+        "How far back diagnostic logs are searched for refused requests.",
+    ),
+    Setting(
         "GUARD_OPT_OUT_TAG",
         "foundry-guard",
         "Tag name (case-insensitive) whose value `off` (any case), on a resource, makes Foundry Guard leave it alone.",
@@ -211,8 +227,21 @@ def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "notify_eventgrid": env["GUARD_NOTIFY_EVENTGRID_ENDPOINT"].strip(),
         "notify_teams": env["GUARD_NOTIFY_TEAMS_WEBHOOK_URL"].strip(),
         "approval_base_url": env["GUARD_APPROVAL_BASE_URL"].strip().rstrip("/"),
+        "log_analytics_workspace": env["GUARD_LOG_ANALYTICS_WORKSPACE_ID"].strip(),
+        "log_analytics_endpoint": env["GUARD_LOG_ANALYTICS_ENDPOINT"].strip().rstrip("/"),
+        "evidence_lookback_minutes": _positive_int(env, "GUARD_EVIDENCE_LOOKBACK_MINUTES"),
         "sweep_subscriptions": [s.strip() for s in env["GUARD_SWEEP_SUBSCRIPTIONS"].split(",") if s.strip()],
     }
+
+
+def _positive_int(env: Mapping[str, str], name: str) -> int:
+    try:
+        value = int(env[name])
+    except ValueError:
+        raise InvalidSettings(f"{name}: {env[name]!r} is not a whole number") from None
+    if value <= 0:
+        raise InvalidSettings(f"{name} must be more than 0")
+    return value
 
 
 def identity_client_id(environ: Mapping[str, str] | None = None) -> str | None:

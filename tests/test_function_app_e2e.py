@@ -228,3 +228,32 @@ def test_on_call_is_told_over_both_channels_with_approval_links(twin: Twin, monk
     assert "dev@contoso.com" in text
     [proposal] = json.loads(http("GET", "remediations", status="proposed").get_body())["value"]
     assert f"https://guard.contoso.com/api/remediations/{proposal['id']}/approve" in text
+
+
+def test_refused_requests_in_the_logs_turn_a_suspected_cosmos_lock_into_a_fix(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
+    twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
+    planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
+    assert planned["state"] == "proposed"  # suspected: no log shows it biting yet
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    twin.add_log_rows(
+        "CDBDataPlaneRequests",
+        [
+            {
+                "TimeGenerated": now,
+                "_ResourceId": COSMOS["id"].lower(),
+                "OperationName": "Query",
+                "StatusCode": 403,
+                "SubStatusCode": 0,
+                "AuthTokenType": "PrimaryMasterKey",
+            },
+        ],
+    )
+    fixed = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
+    assert fixed["state"] == "verified", fixed["reason"]
+    assert fixed["findings"][0]["confidence"] == "confirmed"
+    assert any("CDBDataPlaneRequests" in line for line in fixed["findings"][0]["evidence"])
+    assert patches(twin) == [b'{"properties":{"publicNetworkAccess":"Enabled"}}']

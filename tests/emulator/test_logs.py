@@ -1,4 +1,4 @@
-"""Log Analytics' query API over seeded rows, over raw HTTPS (azure-monitor-query is not a dependency)."""
+"""Log Analytics' query API over seeded rows, over raw HTTPS (the product's client: tests/test_evidence.py)."""
 
 from __future__ import annotations
 
@@ -94,6 +94,31 @@ def test_timespan_filters_on_time_generated(twin: Twin) -> None:
     assert len(everything["tables"][0]["rows"]) == 3
 
 
+def test_ago_compares_time_generated_with_now_minus_a_timespan(twin: Twin) -> None:
+    _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated >= ago(60m)")
+    assert len(result["tables"][0]["rows"]) == 2  # 5 and 10 minutes ago, not 2 hours ago
+    _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated <= ago(1h) and TimeGenerated >= ago(1d)")
+    assert [row[2] for row in result["tables"][0]["rows"]] == [401]
+    _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated >= ago(7m) and TimeGenerated >= ago(240s)")
+    assert result["tables"][0]["rows"] == []
+
+
+def test_tostring_compares_a_columns_text_whatever_its_type(twin: Twin) -> None:
+    twin.add_log_rows("CDBDataPlaneRequests", [{"TimeGenerated": "ago(1m)", "StatusCode": "403", "SubStatusCode": 0}])
+    _, result = _query(twin, 'CDBDataPlaneRequests | where tostring(StatusCode) in ("401", "403")', timespan="PT1H")
+    statuses = [row[2] for row in result["tables"][0]["rows"]]
+    assert statuses == [401, "403"]  # an int column and a text one both read as text
+    _, result = _query(twin, 'CDBDataPlaneRequests | where tostring(SubStatusCode) == "5202"', timespan="P1D")
+    assert len(result["tables"][0]["rows"]) == 2
+
+
+def test_in_tilde_is_a_list_ignoring_case(twin: Twin) -> None:
+    _, result = _query(twin, f'CDBDataPlaneRequests | where _ResourceId in~ ("/nope", "{COSMOS.upper()}")')
+    assert len(result["tables"][0]["rows"]) == 3
+    _, result = _query(twin, f'CDBDataPlaneRequests | where _ResourceId in ("/nope", "{COSMOS.upper()}")')
+    assert result["tables"][0]["rows"] == []  # in is case-sensitive
+
+
 def test_typed_columns_and_dynamic_values_as_json_text(twin: Twin) -> None:
     _, result = _query(twin, 'StorageBlobLogs | where StatusText == "KeyBasedAuthenticationNotPermitted"')
     table = result["tables"][0]
@@ -112,8 +137,16 @@ def test_typed_columns_and_dynamic_values_as_json_text(twin: Twin) -> None:
         ("CDBDataPlaneRequests | where StatusCode != 200", "'!='"),
         ("CDBDataPlaneRequests | where StatusCode == 401 or StatusCode == 403", "'or'"),
         ("CDBDataPlaneRequests | where StatusCode > 400", "'>'"),
-        ("CDBDataPlaneRequests | where TimeGenerated >= ago(1h)", "'ago'"),
+        ("CDBDataPlaneRequests | where TimeGenerated >= now()", "'now'"),
+        ("CDBDataPlaneRequests | where TimeGenerated == ago(1h)", "'TimeGenerated =='"),
+        ("CDBDataPlaneRequests | where TimeGenerated >= ago(1w)", "got '1w'"),
+        ("CDBDataPlaneRequests | where DurationMs >= 1s", "'1s'"),
         ('CDBDataPlaneRequests | where StatusCode >= "400"', "needs a number"),
+        ("CDBDataPlaneRequests | where toint(StatusCode) == 401", "'toint'"),
+        ("CDBDataPlaneRequests | where tostring(StatusCode) >= 400", "needs a number column"),
+        ('CDBDataPlaneRequests | where tostring(StatusCode == "401"', "')'"),
+        ("CDBDataPlaneRequests | where AuthTokenType in~ (PrimaryMasterKey)", "'PrimaryMasterKey'"),
+        ('CDBDataPlaneRequests | where AuthTokenType !in~ ("x")', "'!in~'"),
     ],
 )
 def test_queries_outside_the_subset_are_refused_naming_the_part(twin: Twin, query: str, named: str) -> None:
