@@ -1,33 +1,34 @@
-"""``make demo``: the field story, replayed on the local Azure twin.
+"""``make demo``: the field story, replayed on the local Azure twin through the function app itself.
 
 A workspace encrypted with a customer-managed key, its managed resource group (Cosmos DB, AI
 Search, Storage), an Azure OpenAI account with its outbound restriction, and an ordinary Cosmos
-DB elsewhere. Overnight automation and well-meaning people break them; every write produces the
-event ARM's subscription topic would send; each event flows through the real pipeline (real
-azure-mgmt clients, real HTTPS, a real managed-identity credential against the twin); the output
-says what broke, who broke it, what was done, and the final state. The allowlist the OpenAI fix
-restores comes from a baseline in Azure Table Storage (a real Azurite). Nothing is left running.
+DB elsewhere. Last night's sweep (the timer function) recorded the OpenAI account's allowlist in
+Table Storage (a real Azurite). Then automation and well-meaning people break things. Every write
+produces the event ARM's subscription topic would send; each goes to the function app's Event
+Grid trigger, which queues it; the queue trigger runs the worker (real azure-mgmt clients, real
+HTTPS, a managed-identity token from the twin); on-call gets a Teams card; the last change needs a
+person, who approves it through the HTTP API. Nothing is left running.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import secrets
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import azure.functions as func
+
 from emulator import azurite
 from emulator.twin import Twin
-from remediators.arm import Arm, credential
-from remediators.baselines import TableBaselines, baseline_of
-from remediators.pipeline import Outcome, Pipeline, State
-from remediators.scope import ScopeRules
-from remediators.signals import parse_signals
 
 SEED = Path(__file__).parent / "seed"
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 
 NIGHTLY = {
     "appid": "7f1c9a52-5d3e-4b8a-9d41-3f2a6c1b0e77",
@@ -38,46 +39,28 @@ NIGHTLY = {
 ADMIN = {"upn": "admin@contoso.com", "oid": "a3b1c2d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "idtyp": "user"}
 DEVELOPER = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", "idtyp": "user"}
 
+# (what happened, who, seed file, PATCH properties, api-version), in the order the field saw it.
+STORY = [
+    ("Overnight, automation 'disables local auth on every Cosmos DB'", NIGHTLY, "cosmos-db",
+     {"disableLocalAuth": True}, "2026-03-15"),
+    ("An admin locks the AI Search firewall", ADMIN, "ai-search", {"publicNetworkAccess": "Disabled"}, "2025-05-01"),
+    ("The same automation turns shared-key access off on the Storage account", NIGHTLY, "storage",
+     {"allowSharedKeyAccess": False}, "2026-09-01"),
+    ("A developer removes the OpenAI account's outbound restriction", DEVELOPER, "openai",
+     {"restrictOutboundNetworkAccess": False, "allowedFqdnList": []}, "2025-09-01"),
+    ("The automation disables local auth on an ordinary Cosmos DB too", NIGHTLY, "ordinary-cosmos-db",
+     {"disableLocalAuth": True}, "2026-03-15"),
+    ("The developer adds an endpoint to the OpenAI account's allowlist", DEVELOPER, "openai",
+     {"restrictOutboundNetworkAccess": True, "allowedFqdnList": ["microsoft.com", "paste.example.net"]}, "2025-09-01"),
+]  # fmt: skip
 
-def story(seed: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any], str, dict[str, Any], str]]:
-    """(what happened, who, resource id, PATCH body, api-version), in the order the field saw it."""
-    return [
-        (
-            "Overnight, automation 'disables local auth on every Cosmos DB'",
-            NIGHTLY,
-            seed["cosmos-db"]["id"],
-            {"properties": {"disableLocalAuth": True}},
-            "2026-03-15",
-        ),
-        (
-            "An admin locks the AI Search firewall",
-            ADMIN,
-            seed["ai-search"]["id"],
-            {"properties": {"publicNetworkAccess": "Disabled"}},
-            "2025-05-01",
-        ),
-        (
-            "The same automation turns shared-key access off on the Storage account",
-            NIGHTLY,
-            seed["storage"]["id"],
-            {"properties": {"allowSharedKeyAccess": False}},
-            "2026-09-01",
-        ),
-        (
-            "A developer removes the OpenAI account's outbound restriction",
-            DEVELOPER,
-            seed["openai"]["id"],
-            {"properties": {"restrictOutboundNetworkAccess": False, "allowedFqdnList": []}},
-            "2025-09-01",
-        ),
-        (
-            "The automation disables local auth on an ordinary Cosmos DB too",
-            NIGHTLY,
-            seed["ordinary-cosmos-db"]["id"],
-            {"properties": {"disableLocalAuth": True}},
-            "2026-03-15",
-        ),
-    ]
+FINAL = {
+    "cosmos-db": ["disableLocalAuth"],
+    "ai-search": ["publicNetworkAccess"],
+    "storage": ["allowSharedKeyAccess"],
+    "openai": ["restrictOutboundNetworkAccess", "allowedFqdnList"],
+    "ordinary-cosmos-db": ["disableLocalAuth"],
+}
 
 
 def main() -> int:
@@ -91,108 +74,133 @@ def main() -> int:
             arrived.append(event)
 
     with azurite.running() as storage, Twin.start(SEED, subscribers=[on_event]) as twin:
-        os.environ.update(twin.environment())  # the pipeline's managed-identity credential asks the twin
-        ours = twin.identity.object_id
-        # Last night's sweep recorded the healthy account's allowlist in Table Storage (Azurite).
-        baselines = TableBaselines.from_connection_string(storage.connection_string)
-        openai = twin.resource(seed["openai"]["id"])
-        assert openai is not None
-        baselines.record(baseline_of(openai, recorded_at="2026-11-22T23:00:00Z", source="nightly sweep"))
-        arm = Arm(credential(None), endpoint=twin.arm, connection_verify=twin.ca_path, polling_interval=0.05)
-        pipeline = Pipeline(arm, ScopeRules(), baselines=baselines)
+        os.environ.update(twin.environment())  # the function app's managed identity asks the twin for tokens
+        os.environ.update({
+            "GUARD_STORAGE": storage.connection_string,
+            "GUARD_WORK_QUEUE": f"demo-{secrets.token_hex(3)}",
+            "GUARD_IDENTITY_OBJECT_ID": twin.identity.object_id,
+            "GUARD_SWEEP_SUBSCRIPTIONS": SUBSCRIPTION,
+            "GUARD_NOTIFY_TEAMS_WEBHOOK_URL": twin.sink_url("oncall-teams"),
+            "GUARD_APPROVAL_BASE_URL": "https://guard.contoso.com",
+            "GUARD_ARM_POLL_SECONDS": "0.05",
+        })  # fmt: skip
+        import function_app  # after the settings: it reads them on first use
 
-        print("Foundry Guard demo: the field story on the local Azure twin")
-        print(f"  twin: {twin.arm}  (ARM, managed identity, events)")
-        print(f"  Azurite: {storage.table_endpoint}  (Table Storage)")
+        functions = {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
+        wired = function_app.service()
+
+        print("Foundry Guard demo: the field story on the local Azure twin, through the function app")
+        print(f"  twin: {twin.arm}  (ARM, managed identity, events, a Teams webhook)")
+        print(f"  Azurite: {storage.table_endpoint}  (ledger, baselines, work queue)")
         print(f"  managed resource group: {seed['cosmos-db']['id'].split('/')[4]}")
-        recorded = baselines.baseline_for(openai["id"])
+        functions["sweep"](None)
+        drain(functions, wired)
+        recorded = wired.baselines.baseline_for(seed["openai"]["id"])
         fqdns = recorded.get("properties.allowedFqdnList") if recorded else None
-        print(f"  baseline in Table Storage for contoso-openai: allowedFqdnList {json.dumps(fqdns)}")
+        print(f"  last night's sweep recorded contoso-openai's allowlist: {json.dumps(fqdns)}")
         print()
 
         handled = 0
-        for number, (what, actor, resource_id, body, api_version) in enumerate(story(seed), start=1):
+        for number, (what, actor, name, properties, api_version) in enumerate(STORY, start=1):
+            resource_id = seed[name]["id"]
             print(f"[{number}] {what}")
-            answer = twin.call("PATCH", resource_id, body, claims=actor, api_version=api_version)
+            answer = twin.call("PATCH", resource_id, {"properties": properties}, claims=actor, api_version=api_version)
             twin.finish_operations()  # the provider completes the write; ARM's event follows
-            change = json.dumps(body["properties"])
-            print(f"    {actor_name(actor)} PATCH {short(resource_id)} {change}: HTTP {answer.status}")
+            print(f"    {who(actor)} PATCH {short(resource_id)} {json.dumps(properties)}: HTTP {answer.status}")
+            before = {r.id for r in wired.ledger.for_resource(resource_id)}
             twin.wait_for_events(handled + 1)
-            while True:
+            while True:  # every event, ours included, goes to the Event Grid trigger
                 with lock:
                     pending = arrived[handled:]
                 if not pending:
                     break
                 for event in pending:
                     handled += 1
-                    report(pipeline, event, ours)
+                    functions["on_resource_event"](grid_event(event))
+                drain(functions, wired)
                 twin.wait_idle()
+            new = [r for r in wired.ledger.for_resource(resource_id) if r.id not in before]
+            if not new:
+                reason = wired.pipeline.screen(resource_id)
+                print(f"    left alone: {reason}" if reason else "    nothing to fix")
+            for remediation in new:
+                describe(remediation)
+                if remediation.status == "proposed":
+                    approve(functions, remediation.id)
             print()
 
-        print("Final state")
+        cards = twin.sink("oncall-teams")
+        print(f"On-call received {len(cards)} Teams cards; the ledger holds {len(wired.ledger.list())} remediations.")
+        print("\nFinal state")
         for name, keys in FINAL.items():
-            body = twin.resource(seed[name]["id"]) or {}
-            properties = body.get("properties", {})
+            properties = (twin.resource(seed[name]["id"]) or {}).get("properties", {})
             shown = ", ".join(f"{key} {json.dumps(properties.get(key))}" for key in keys)
             if name == "ordinary-cosmos-db":
                 shown += "  (the owner's choice: left alone)"
             print(f"  {short(seed[name]['id']):<34} {shown}")
+        ours = twin.identity.object_id
         calls = [
-            r
-            for r in twin.requests()
-            if r.path.casefold().startswith("/subscriptions/") and (r.caller or {}).get("oid") == ours
+            r for r in twin.requests() if r.path.startswith("/subscriptions/") and (r.caller or {}).get("oid") == ours
         ]
         writes = sum(1 for r in calls if r.method == "PATCH")
-        arm.close()
+        wired.pipeline.arm.close()
     print(
-        f"\nFoundry Guard made {len(calls)} ARM requests ({writes} of them fixes, the rest reads and "
+        f"\nFoundry Guard made {len(calls)} ARM requests ({writes} of them fixes, the rest reads, lists and "
         f"operation polls); finished in {time.monotonic() - started:.1f} s, and the twin and Azurite are stopped."
     )
     return 0
 
 
-FINAL = {
-    "cosmos-db": ["disableLocalAuth"],
-    "ai-search": ["publicNetworkAccess"],
-    "storage": ["allowSharedKeyAccess"],
-    "openai": ["restrictOutboundNetworkAccess", "allowedFqdnList"],
-    "ordinary-cosmos-db": ["disableLocalAuth"],
-}
+def drain(functions: dict[str, Any], wired: Any) -> None:
+    """Hand every queued message to the queue trigger, as the Functions host would."""
+    while True:
+        messages = list(wired.queue.receive_messages(max_messages=32))
+        if not messages:
+            return
+        for message in messages:
+            functions["remediate_from_queue"](func.QueueMessage(id=message.id, body=message.content.encode()))
+            wired.queue.delete_message(message)
 
 
-def report(pipeline: Pipeline, event: dict[str, Any], ours: str) -> None:
-    parsed = parse_signals(event)
-    for rejected in parsed.rejected:
-        print(f"    event refused: {rejected.reason}")
-    for signal in parsed.signals:
-        claims = event.get("data", {}).get("claims", {})
-        own = ours in json.dumps(claims)
-        outcome = pipeline.handle([signal])[0]
-        if own:
-            print(f"    our own fix came back as an event: re-read, {outcome.state}")
-            continue
-        who = signal.actor.name if signal.actor else "someone"
-        print(f"    event {signal.event_type} by {who}")
-        describe(outcome)
-
-
-def describe(outcome: Outcome) -> None:
-    for finding in outcome.findings:
-        print(
-            f"    found {finding.kind} [{finding.confidence}] {finding.property}: "
-            f"{json.dumps(finding.observed)} -> {json.dumps(finding.expected)}"
-        )
-    if outcome.state is State.VERIFIED:
-        print(f"    fixed: PATCH {json.dumps(outcome.applied, separators=(',', ':'))}")
-        print(f"    verified by a fresh read ({', '.join(outcome.arm_calls)})")
-    elif outcome.state is State.PROPOSED:
-        for finding in outcome.proposed:
-            print(f"    proposed for a person: PATCH {finding.plan.body_bytes().decode()}")
+def describe(remediation: Any) -> None:
+    actor = (remediation.trigger or {}).get("actor") or {}
+    print(f"    event by {actor.get('name') or 'someone'} -> remediation {remediation.id}: {remediation.status}")
+    print(f"    kinds: {', '.join(remediation.kinds)}")
+    if remediation.status == "verified":
+        print(f"    fixed: PATCH {json.dumps(remediation.plan, separators=(',', ':'))}, verified by a fresh read")
+    elif remediation.status == "proposed":
+        print(f"    proposed for a person: PATCH {json.dumps(remediation.plan, separators=(',', ':'))}")
     else:
-        print(f"    {outcome.state}: {outcome.reason}")
+        print(f"    {remediation.reason}")
 
 
-def actor_name(claims: dict[str, Any]) -> str:
+def approve(functions: dict[str, Any], remediation_id: str) -> None:
+    route = f"remediations/{remediation_id}/approve"
+    request = func.HttpRequest(
+        "POST",
+        f"https://guard.contoso.com/api/{route}",
+        headers={"X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com"},
+        route_params={"remediation_id": remediation_id},
+        body=b"",
+    )
+    answer = functions["approve"](request)
+    done = json.loads(answer.get_body())
+    print(f"    oncall@contoso.com approves it (POST /api/{route}): HTTP {answer.status_code}, {done['status']}")
+
+
+def grid_event(event: dict[str, Any]) -> func.EventGridEvent:
+    return func.EventGridEvent(
+        id=event["id"],
+        data=event["data"],
+        topic=event["topic"],
+        subject=event["subject"],
+        event_type=event["eventType"],
+        event_time=datetime.datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")),
+        data_version=event.get("dataVersion", ""),
+    )
+
+
+def who(claims: dict[str, Any]) -> str:
     return str(claims.get("upn") or claims.get("name") or claims.get("appid"))
 
 

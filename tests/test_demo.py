@@ -1,4 +1,4 @@
-"""``make demo`` tells the whole story, as a person would run it."""
+"""``make demo`` tells the whole story, through the function app's own entry points."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 
 
-def test_demo_fixes_the_managed_group_and_the_openai_account_and_leaves_the_ordinary_cosmos_alone() -> None:
-    done = subprocess.run([sys.executable, "-m", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+def test_demo_fixes_the_managed_group_proposes_the_drift_and_leaves_the_ordinary_cosmos_alone() -> None:
+    done = subprocess.run([sys.executable, "-m", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert "last night's sweep recorded contoso-openai's allowlist: [\"microsoft.com\"]" in out
+    assert out.count(": verified\n") == 4
     assert out.count("verified by a fresh read") == 4
-    assert "event Microsoft.Resources.ResourceWriteSuccess by nightly-policy-automation" in out
-    assert "event Microsoft.Resources.ResourceWriteSuccess by admin@contoso.com" in out
-    assert (
-        'fixed: PATCH {"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}' in out
-    )
-    assert "not-guarded: resource group 'rg-contoso-prod'" in out
+    assert "event by nightly-policy-automation -> remediation" in out
+    assert "event by admin@contoso.com -> remediation" in out
+    assert '"allowedFqdnList":["microsoft.com"]}}, verified by a fresh read' in out
+    assert "left alone: resource group 'rg-contoso-prod'" in out
+    assert 'proposed for a person: PATCH {"properties":{"allowedFqdnList":["microsoft.com"]}}' in out
+    assert "oncall@contoso.com approves it" in out and "HTTP 200, verified" in out
+    assert "On-call received 6 Teams cards; the ledger holds 5 remediations." in out
     assert "databaseAccounts/orders-db         disableLocalAuth true  (the owner's choice: left alone)" in out
-    assert "databaseAccounts/ddb1              disableLocalAuth false" in out
-    assert out.count("our own fix came back as an event: re-read, healthy") == 4
+    assert (
+        'accounts/contoso-openai            restrictOutboundNetworkAccess true, allowedFqdnList ["microsoft.com"]'
+        in out
+    )
     assert "the twin and Azurite are stopped" in out
     assert done.stderr == ""
