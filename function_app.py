@@ -16,7 +16,6 @@ short and an event touches only what it needs.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +23,14 @@ import azure.functions as func
 
 from remediators import arm_json
 from remediators.classify import NotAResource, classify
+from remediators.logcontext import install, log_context
 from remediators.settings import InvalidSettings, load_scope_rules
 
 if TYPE_CHECKING:
     from remediators.service import Service
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
-log = logging.getLogger("foundry_guard")
+log = install()  # every foundry_guard line carries correlation, event, resource and remediation ids
 
 _service: Service | None = None
 _service_lock = threading.Lock()
@@ -63,33 +63,35 @@ def on_resource_event(event: func.EventGridEvent) -> None:
         "metadataVersion": "1",
         "data": event.get_json(),
     }
-    accepted = service().accept(document)  # a configuration error raises: Event Grid retries meanwhile
-    for line in accepted.rejected:
-        log.error("event %s refused: %s", event.id, line, extra={"eventId": event.id})
-    log.info("event %s: %s", event.id, json.dumps(accepted.to_json()), extra={"eventId": event.id})
+    with log_context(event_id=event.id, resource_id=event.subject):
+        accepted = service().accept(document)  # a configuration error raises: Event Grid retries meanwhile
+        for line in accepted.rejected:
+            log.error("event %s refused: %s", event.id, line)
+        log.info("event %s: %s", event.id, json.dumps(accepted.to_json()))
 
 
 @app.function_name("remediate_from_queue")
 @app.queue_trigger(arg_name="message", queue_name="%GUARD_WORK_QUEUE%", connection="AzureWebJobsStorage")
 def remediate_from_queue(message: func.QueueMessage) -> None:
-    from remediators.signals import InvalidMessage
+    from remediators.signals import InvalidMessage, signal_from_json
     from remediators.worker import Disposition
 
     try:
-        processed = service().work(message.get_body())
+        signal = signal_from_json(json.loads(message.get_body()))
     except (InvalidMessage, ValueError) as error:  # not ours: retrying cannot help
-        log.error("queue message %s refused: %s", message.id, error, extra={"messageId": message.id})
+        log.error("queue message %s refused: %s", message.id, error)
         return
-    if processed.disposition is Disposition.BUSY:
-        # Another worker holds the resource: fail this delivery so the queue offers it again later.
-        raise RuntimeError("another worker is remediating this resource; the message will be retried")
-    outcome = processed.outcome
-    log.info(
-        "remediation %s: %s",
-        processed.remediation.id if processed.remediation else "-",
-        outcome.state if outcome else processed.disposition,
-        extra={"messageId": message.id, "resourceId": outcome.resource_id if outcome else None},
-    )
+    with log_context(event_id=signal.event_id, resource_id=signal.resource_id, correlation_id=signal.correlation_id):
+        processed = service().worker.process(signal)
+        if processed.disposition is Disposition.BUSY:
+            # Another worker holds the resource: fail this delivery so the queue offers it again later.
+            raise RuntimeError("another worker is remediating this resource; the message will be retried")
+        outcome = processed.outcome
+        log.info(
+            "remediation %s: %s",
+            processed.remediation.id if processed.remediation else "-",
+            outcome.state if outcome else processed.disposition,
+        )
 
 
 @app.function_name("sweep")

@@ -86,7 +86,7 @@ def main() -> int:
         })  # fmt: skip
         import function_app  # after the settings: it reads them on first use
 
-        functions = {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}
+        functions = {str(f.get_function_name()): f.get_user_function() for f in function_app.app.get_functions()}
         wired = function_app.service()
 
         print("Foundry Guard demo: the field story on the local Azure twin, through the function app")

@@ -2,7 +2,7 @@
 
 The trigger path (:meth:`Service.accept`) is kept short, because Event Grid waits only 30 s for
 an answer and redelivers otherwise: parse, drop what the id puts out of scope, drop a delivery
-already seen, queue the rest. The work (:meth:`Service.work`) runs from the queue trigger.
+already seen, queue the rest. The work (the worker) runs from the queue trigger.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from .baselines import TableBaselines
 from .ledger import Ledger, Remediation, Status
 from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
-from .signals import Signal, parse_signals, signal_from_json, signal_to_json
-from .worker import Notify, Processed, Worker
+from .signals import Signal, parse_signals, signal_to_json
+from .worker import Notify, Worker
 
 log = logging.getLogger("foundry_guard.service")
 
@@ -160,10 +160,6 @@ class Service:
                     self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
                     swept.queued += 1
         return swept
-
-    def work(self, message: str | bytes) -> Processed:
-        """The queue path: one signal, through the worker. Raises ``InvalidMessage`` for a foreign message."""
-        return self.worker.process(signal_from_json(json.loads(message)))
 
 
 def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None:

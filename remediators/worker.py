@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from .ledger import Ledger, Remediation, Status
+from .logcontext import set_remediation_id
 from .pipeline import Outcome, Pipeline, State
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class Worker:
 
     def process(self, signal: Signal) -> Processed:
         if self.is_own_write(signal):
-            log.info("own write on %s ignored", signal.resource_id, extra={"resourceId": signal.resource_id})
+            log.info("own write on %s ignored", signal.resource_id)
             return Processed(Disposition.OWN_WRITE)
         # One holder per call, not per process: a Functions host runs several messages at once.
         holder = f"{self.holder}-{secrets.token_hex(4)}"
@@ -133,6 +134,8 @@ class Worker:
             continuation_token=outcome.continuation_token,
             error=outcome.to_json().get("error"),
         )
+        set_remediation_id(remediation.id)
+        log.info("%s %s: %s", remediation.status, ", ".join(remediation.kinds), remediation.reason)
         self._tell(remediation, outcome)
         return Processed(Disposition.DONE, outcome, remediation)
 
