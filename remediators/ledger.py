@@ -231,10 +231,11 @@ class Ledger:
 
     def for_resource(self, resource_id: str, *, since_seconds: float | None = None) -> list[Remediation]:
         """Every remediation of a resource, newest first."""
+        # A partition holds many resources (its key is a hash prefix): filter on the resource too.
         partition, _ = _hashed(resource_id)
-        records = [
-            _record(row) for row in self._remediations.query_entities("PartitionKey eq @p", parameters={"p": partition})
-        ]
+        query = "PartitionKey eq @p and ResourceKey eq @k"
+        rows = self._remediations.query_entities(query, parameters={"p": partition, "k": _resource_key(resource_id)})
+        records = [_record(row) for row in rows]
         if since_seconds is not None:
             cutoff = _now(offset_seconds=-since_seconds)
             records = [r for r in records if r.created_at >= cutoff]
@@ -291,6 +292,10 @@ class Ledger:
         return replace(moved, etag=metadata.get("etag"))
 
 
+def _resource_key(resource_id: str) -> str:
+    return resource_id.casefold().rstrip("/")
+
+
 def _hashed(key: str) -> tuple[str, str]:
     """Table keys for an id that may hold characters keys may not (``/``, ``#``, ``?``), case-folded."""
     digest = hashlib.sha256(key.casefold().rstrip("/").encode("utf-8")).hexdigest()
@@ -313,6 +318,7 @@ def _entity(remediation: Remediation) -> dict[str, Any]:
         "PartitionKey": partition,
         "RowKey": remediation.id,
         "ResourceId": remediation.resource_id,
+        "ResourceKey": _resource_key(remediation.resource_id),
         "Status": str(remediation.status),
         "Kinds": json.dumps(list(remediation.kinds)),
         "Trigger": json.dumps(remediation.trigger, separators=(",", ":")),

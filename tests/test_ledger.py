@@ -99,3 +99,23 @@ def test_unknown_and_malformed_ids_are_none(ledger: Ledger) -> None:
     assert ledger.get("zz-123") is None
     assert ledger.get("not an id") is None
     assert ledger.get(create(ledger).id.replace("-", "-0", 1)) is None
+
+
+def test_resources_sharing_a_partition_keep_their_own_history(ledger: Ledger) -> None:
+    """Partition keys are a hash prefix, so many resources share one; a history must not mix them."""
+    from remediators.ledger import _hashed
+
+    others = [RESOURCE.replace("/ddb1", f"/ddb{n}") for n in range(2, 2000)]
+    neighbour = next(o for o in others if _hashed(o)[0] == _hashed(RESOURCE)[0])
+    for _ in range(3):
+        ledger.create(
+            neighbour,
+            Status.VERIFIED,
+            kinds=["local_auth_disabled"],
+            trigger={},
+            plan=None,
+            reason="",
+            by="foundry-guard",
+        )
+    assert ledger.for_resource(RESOURCE) == []
+    assert len(ledger.for_resource(neighbour.upper())) == 3
