@@ -257,3 +257,59 @@ def test_refused_requests_in_the_logs_turn_a_suspected_cosmos_lock_into_a_fix(
     assert fixed["findings"][0]["confidence"] == "confirmed"
     assert any("CDBDataPlaneRequests" in line for line in fixed["findings"][0]["evidence"])
     assert patches(twin) == [b'{"properties":{"publicNetworkAccess":"Enabled"}}']
+
+
+def log_alert_for(resource_id: str) -> dict[str, Any]:
+    """Microsoft's Log Alerts V2 sample, its dimension naming our resource as a log search alert on a
+    diagnostic table would (the sample's own dimension is a computer name)."""
+    from tests.payloads import FIXTURES
+
+    alert = json.loads((FIXTURES / "events" / "alert-test-log-v2.json").read_text(encoding="utf-8"))
+    alert["data"]["alertContext"]["condition"]["allOf"][0]["dimensions"] = [
+        {"name": "_ResourceId", "value": resource_id.lower()}
+    ]
+    return alert
+
+
+@pytest.mark.parametrize("with_rows", [False, True], ids=["no-log-rows", "403s-in-the-logs"])
+def test_an_alert_is_queued_and_its_evidence_decides(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, with_rows: bool
+) -> None:
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
+    twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
+    if with_rows:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        twin.add_log_rows("CDBDataPlaneRequests", [
+            {"TimeGenerated": now, "_ResourceId": COSMOS["id"].lower(), "OperationName": "Query", "StatusCode": 403,
+             "SubStatusCode": 0, "AuthTokenType": "PrimaryMasterKey"},
+        ])  # fmt: skip
+    answer = http("POST", "alerts", log_alert_for(COSMOS["id"]))
+    assert answer.status_code == 202, answer.get_body()
+    assert json.loads(answer.get_body())["queued"] == [COSMOS["id"].lower()]
+    assert drain_queue() == 1
+    [record] = json.loads(http("GET", "remediations").get_body())["value"]
+    assert record["status"] == ("verified" if with_rows else "proposed")
+    assert record["trigger"]["source"] == "alert"
+
+
+def test_unknown_payloads_on_the_event_and_queue_triggers_are_refused_without_a_crash(
+    twin: Twin, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = func.EventGridEvent(
+        id="x1",
+        data={"hello": "world"},
+        topic="/subscriptions/subid",
+        subject="not-an-id",
+        event_type="Contoso.Something.Happened",
+        event_time=None,
+        data_version="1",
+    )
+    call("on_resource_event", odd)
+    call("remediate_from_queue", func.QueueMessage(id="m1", body=b"{not json"))
+    call("remediate_from_queue", func.QueueMessage(id="m2", body=b'{"resourceId": "nope"}'))
+    assert drain_queue() == 0
+    refusals = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("event x1 refused" in line for line in refusals)
+    assert any("queue message m1 refused" in line for line in refusals)
+    assert any("queue message m2 refused" in line and "not an ARM resource id" in line for line in refusals)
