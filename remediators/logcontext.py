@@ -36,8 +36,10 @@ def log_context(**ids: str | None) -> Iterator[None]:
 
 
 def set_remediation_id(remediation_id: str) -> None:
-    """Name the remediation once it exists, for the rest of the current context."""
-    _context.set({**_context.get({}), "remediationId": remediation_id})
+    """Name the remediation once it exists, for the rest of the current context (outside one: no effect)."""
+    current = _context.get(None)
+    if current is not None:
+        current["remediationId"] = remediation_id  # this context's own dict: gone when the block ends
 
 
 _installed = False
