@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .findings import Finding
 from .pipeline import Outcome, State
 from .resource_ids import InvalidResourceId, parse_resource_id
+from .signals import signal_to_json
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -242,33 +243,14 @@ def _compact_value(value: Any) -> Any:
 def _trigger(signal: Signal | None) -> dict[str, Any] | None:
     if signal is None:
         return None
-    actor = signal.actor
-    alert = signal.alert
-    return {
-        "source": signal.source,
-        "eventType": signal.event_type,
-        "eventId": signal.event_id,
-        "eventTime": signal.event_time,
-        "operationName": signal.operation_name,
-        "correlationId": signal.correlation_id,
-        "actor": None
-        if actor is None
-        else {
-            "name": actor.name,
-            "objectId": actor.object_id,
-            "appId": actor.app_id,
-            "principalType": actor.principal_type,
-        },
-        "alert": None
-        if alert is None
-        else {
-            "rule": alert.rule,
-            "severity": alert.severity,
-            "monitorCondition": alert.monitor_condition,
-            "firedTime": alert.fired_time,
-            "searchResultsLink": alert.search_results_link,
-        },
-    }
+    trigger = signal_to_json(signal)
+    del trigger["resourceId"]  # the notice names it already
+    if trigger["alert"] is not None:  # what on-call needs of an alert; the rest stays in the ledger
+        trigger["alert"] = {key: trigger["alert"][key] for key in _ALERT_FIELDS}
+    return trigger
+
+
+_ALERT_FIELDS = ("rule", "severity", "monitorCondition", "firedTime", "searchResultsLink")
 
 
 # -- the Adaptive Card -------------------------------------------------------------------------

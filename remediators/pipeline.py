@@ -286,19 +286,8 @@ def _failure_reason(error: ArmError) -> str:
 
 
 def _trigger_json(signal: Signal) -> dict[str, Any]:
-    actor = signal.actor
-    return {
-        "source": signal.source,
-        "eventId": signal.event_id,
-        "eventType": signal.event_type,
-        "operationName": signal.operation_name,
-        "correlationId": signal.correlation_id,
-        "actor": None
-        if actor is None
-        else {
-            "name": actor.name,
-            "objectId": actor.object_id,
-            "appId": actor.app_id,
-            "principalType": actor.principal_type,
-        },
-    }
+    from .signals import signal_to_json
+
+    trigger = signal_to_json(signal)
+    del trigger["resourceId"]  # the outcome names it already
+    return trigger
