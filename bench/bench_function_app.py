@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import azure.functions as func  # noqa: E402
 
 from emulator import azurite  # noqa: E402
+from emulator.host import drain  # noqa: E402
 from emulator.twin import Twin  # noqa: E402
 from tests.payloads import COSMOS_GET, MANAGED_RG, example, in_group  # noqa: E402
 
@@ -150,15 +151,7 @@ def main() -> None:
             trigger_ms.append((elapsed - (inserts.seconds + sends.seconds - before)) * 1e3)
         accepted_at = time.perf_counter()
         twin.clear_requests()
-        handled = 0
-        while True:
-            messages = list(wired.queue.receive_messages(max_messages=32))
-            if not messages:
-                break
-            for message in messages:
-                functions["remediate_from_queue"](func.QueueMessage(id=message.id, body=message.content.encode()))
-                wired.queue.delete_message(message)
-                handled += 1
+        handled = drain(wired.queue, functions["remediate_from_queue"])
         storm_seconds = time.perf_counter() - storm_start
         work_seconds = time.perf_counter() - accepted_at
         remediations = wired.ledger.list(limit=10 * accounts)

@@ -12,7 +12,6 @@ person, who approves it through the HTTP API. Nothing is left running.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import secrets
@@ -25,6 +24,7 @@ from typing import Any
 import azure.functions as func
 
 from emulator import azurite
+from emulator.host import drain, grid_event
 from emulator.twin import Twin
 
 SEED = Path(__file__).parent / "seed"
@@ -94,7 +94,7 @@ def main() -> int:
         print(f"  Azurite: {storage.table_endpoint}  (ledger, baselines, work queue)")
         print(f"  managed resource group: {seed['cosmos-db']['id'].split('/')[4]}")
         functions["sweep"](None)
-        drain(functions, wired)
+        drain(wired.queue, functions["remediate_from_queue"])
         recorded = wired.baselines.baseline_for(seed["openai"]["id"])
         fqdns = recorded.get("properties.allowedFqdnList") if recorded else None
         print(f"  last night's sweep recorded contoso-openai's allowlist: {json.dumps(fqdns)}")
@@ -117,7 +117,7 @@ def main() -> int:
                 for event in pending:
                     handled += 1
                     functions["on_resource_event"](grid_event(event))
-                drain(functions, wired)
+                drain(wired.queue, functions["remediate_from_queue"])
                 twin.wait_idle()
             new = [r for r in wired.ledger.for_resource(resource_id) if r.id not in before]
             if not new:
@@ -151,17 +151,6 @@ def main() -> int:
     return 0
 
 
-def drain(functions: dict[str, Any], wired: Any) -> None:
-    """Hand every queued message to the queue trigger, as the Functions host would."""
-    while True:
-        messages = list(wired.queue.receive_messages(max_messages=32))
-        if not messages:
-            return
-        for message in messages:
-            functions["remediate_from_queue"](func.QueueMessage(id=message.id, body=message.content.encode()))
-            wired.queue.delete_message(message)
-
-
 def describe(remediation: Any) -> None:
     actor = (remediation.trigger or {}).get("actor") or {}
     print(f"    event by {actor.get('name') or 'someone'} -> remediation {remediation.id}: {remediation.status}")
@@ -186,18 +175,6 @@ def approve(functions: dict[str, Any], remediation_id: str) -> None:
     answer = functions["approve"](request)
     done = json.loads(answer.get_body())
     print(f"    oncall@contoso.com approves it (POST /api/{route}): HTTP {answer.status_code}, {done['status']}")
-
-
-def grid_event(event: dict[str, Any]) -> func.EventGridEvent:
-    return func.EventGridEvent(
-        id=event["id"],
-        data=event["data"],
-        topic=event["topic"],
-        subject=event["subject"],
-        event_type=event["eventType"],
-        event_time=datetime.datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")),
-        data_version=event.get("dataVersion", ""),
-    )
 
 
 def who(claims: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 import function_app
 from emulator import azurite
+from emulator.host import drain, grid_event
 from emulator.twin import Twin
 from tests.test_function_app import FUNCTIONS
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, patches
@@ -43,27 +44,9 @@ def call(name: str, *args: Any) -> Any:
     return FUNCTIONS[name].get_user_function()(*args)
 
 
-def grid_event(event: dict[str, Any]) -> func.EventGridEvent:
-    return func.EventGridEvent(
-        id=event["id"],
-        data=event["data"],
-        topic=event["topic"],
-        subject=event["subject"],
-        event_type=event["eventType"],
-        event_time=datetime.datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00")),
-        data_version=event.get("dataVersion", ""),
-    )
-
-
 def drain_queue() -> int:
     """Hand every queued message to the queue trigger, as the host would; how many there were."""
-    queue = function_app.service().queue
-    handled = 0
-    for message in queue.receive_messages():
-        call("remediate_from_queue", func.QueueMessage(id=message.id, body=message.content.encode()))
-        queue.delete_message(message)
-        handled += 1
-    return handled
+    return drain(function_app.service().queue, FUNCTIONS["remediate_from_queue"].get_user_function())
 
 
 def http(method: str, route: str, body: Any = None, **params: str) -> func.HttpResponse:
@@ -313,3 +296,15 @@ def test_unknown_payloads_on_the_event_and_queue_triggers_are_refused_without_a_
     assert any("event x1 refused" in line for line in refusals)
     assert any("queue message m1 refused" in line for line in refusals)
     assert any("queue message m2 refused" in line and "not an ARM resource id" in line for line in refusals)
+
+
+def test_a_proposal_rejected_over_http_is_never_applied(twin: Twin) -> None:
+    twin.patch_resource(OPENAI["id"], {"properties": {"restrictOutboundNetworkAccess": False}})
+    proposed = json.loads(http("POST", "remediate", {"resourceId": OPENAI["id"], "action": "apply"}).get_body())
+    remediation_id = proposed["remediation"]["id"]
+    assert proposed["remediation"]["status"] == "proposed"
+    rejected = http("POST", f"remediations/{remediation_id}/reject")
+    assert rejected.status_code == 200
+    assert json.loads(rejected.get_body())["status"] == "rejected"
+    assert http("POST", f"remediations/{remediation_id}/approve").status_code == 409
+    assert patches(twin) == []
