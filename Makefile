@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
+C7N_VENV := bench/.venv-c7n
+C7N_INSTALLED := $(C7N_VENV)/.installed
 
 .PHONY: demo classify-examples test lint bench clean
 
@@ -23,9 +25,16 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(INSTALLED) $(NODE_INSTALLED)
+bench: $(INSTALLED) $(NODE_INSTALLED) $(C7N_INSTALLED)
 	$(BIN)/python bench/bench_classify.py
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_function_app.py --c7n $(C7N_VENV)/bin/python
+
+# Cloud Custodian's Azure provider, the cold-start peer, in a virtualenv of its own.
+$(C7N_INSTALLED):
+	test -x $(C7N_VENV)/bin/python || $(PYTHON) -m venv $(C7N_VENV)
+	$(C7N_VENV)/bin/python -m pip install --quiet --disable-pip-version-check c7n==0.9.53 c7n-azure==0.7.52
+	touch $@
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,4 +47,4 @@ $(NODE_INSTALLED): package.json package-lock.json
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(C7N_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
