@@ -157,6 +157,8 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(wired, func.HttpResponse):
         return wired
     resource_id = document["resourceId"]
+    if resource_id.casefold().split("/providers/")[-1].startswith("microsoft.machinelearningservices/workspaces/"):
+        return _remediate_workspace(wired, resource_id, action, _caller(req))
     reason = wired.pipeline.screen(resource_id)
     if reason is not None:
         return _problem(403, f"not guarded: {reason}")
@@ -177,6 +179,37 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     if processed.remediation is not None:
         answer["remediation"] = processed.remediation.to_json()
     return _json(answer, 200)
+
+
+def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller: str) -> func.HttpResponse:
+    """Every guarded resource in the managed resource group the workspace names."""
+    from remediators.arm import ArmError
+    from remediators.pipeline import Pipeline
+    from remediators.resource_ids import InvalidResourceId
+    from remediators.signals import Actor, Signal
+
+    try:
+        group, ids, pipeline, worker = wired.for_workspace(workspace_id)
+    except LookupError as error:
+        return _problem(404, str(error))
+    except (ValueError, InvalidResourceId) as error:
+        return _problem(422, str(error))
+    except ArmError as error:
+        return _problem(502, f"reading the workspace failed: {error}")
+    results = []
+    for resource_id in ids:
+        if action == "plan":
+            dry = Pipeline(pipeline.arm, pipeline.rules, baselines=pipeline.baselines, dry_run=True)
+            results.append(dry.remediate(resource_id).to_json())
+            continue
+        signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
+        processed = worker.process(signal)
+        result: dict[str, Any] = processed.outcome.to_json() if processed.outcome else {"resourceId": resource_id}
+        result["disposition"] = str(processed.disposition)
+        if processed.remediation is not None:
+            result["remediation"] = processed.remediation.to_json()
+        results.append(result)
+    return _json({"workspaceId": workspace_id, "managedResourceGroup": group, "results": results}, 200)
 
 
 @app.function_name("remediations")
@@ -271,7 +304,9 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
+    422: "Unprocessable Content",
     500: "Server Error",
+    502: "Bad Gateway",
     503: "Service Unavailable",
 }
 

@@ -153,24 +153,45 @@ class Arm:
             return PatchResult(done=False, body=None, continuation_token=poller.continuation_token())
         return PatchResult(done=True, body=_call(poller.result))
 
-    def list_ids(self, subscription: str, sdk: SdkBinding) -> list[str]:
-        """Ids of every resource of the binding's type in a subscription (all pages)."""
+    def list_ids(self, subscription: str, sdk: SdkBinding, resource_group: str | None = None) -> list[str]:
+        """Ids of every resource of the binding's type in a subscription, or in one of its groups (all pages)."""
         probe = ResourceId(f"/subscriptions/{subscription}", subscription, None, None, None)
         operations = self._operations(probe, sdk)
-        items = _call(lambda: list(getattr(operations, sdk.list_all)()))
+        if resource_group is None:
+            items = _call(lambda: list(getattr(operations, sdk.list_all)()))
+        else:
+            items = _call(lambda: list(operations.list_by_resource_group(resource_group)))
         return [str(item.id) for item in items if getattr(item, "id", None)]
 
+    def read_other(self, resource_id: ResourceId, api_version: str, via: SdkBinding) -> dict[str, Any] | None:
+        """A resource no remediator guards (an ML workspace), read raw through ``via``'s client pipeline
+        (its credential, retries and budget). ``None`` when it does not exist."""
+        from azure.core.rest import HttpRequest
+
+        client = self._client(resource_id.subscription, via)
+        request = HttpRequest("GET", f"{self.endpoint}{resource_id.text}", params={"api-version": api_version})
+        response = _call(lambda: client.send_request(request))
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ArmError(response.status_code, "HttpResponseError", response.text()[:300])
+        body: dict[str, Any] = response.json()
+        return body
+
     def _operations(self, resource_id: ResourceId, sdk: SdkBinding) -> Any:
-        key = (sdk.client, resource_id.subscription.casefold())
+        return getattr(self._client(resource_id.subscription, sdk), sdk.operations)
+
+    def _client(self, subscription: str, sdk: SdkBinding) -> Any:
+        key = (sdk.client, subscription.casefold())
         with self._lock:
             client = self._clients.get(key)
             if client is None:
                 module_name, class_name = sdk.client.split(":")
                 client_class = getattr(importlib.import_module(module_name), class_name)
                 retry = BudgetedRetryPolicy(retry_total=self._retry_total, timeout=self.budget_seconds)
-                client = client_class(self._credential, resource_id.subscription, retry_policy=retry, **self._options)
+                client = client_class(self._credential, subscription, retry_policy=retry, **self._options)
                 self._clients[key] = client
-        return getattr(client, sdk.operations)
+        return client
 
     def close(self) -> None:
         with self._lock:

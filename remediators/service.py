@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .arm import Arm, credential
@@ -23,6 +23,10 @@ from .signals import Signal, parse_signals, signal_to_json
 from .worker import Notify, Worker
 
 log = logging.getLogger("foundry_guard.service")
+
+
+WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
+WORKSPACE_API_VERSION = "2025-09-01"
 
 
 class NotConfigured(RuntimeError):
@@ -119,6 +123,48 @@ class Service:
             self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
             accepted.queued.append(signal.resource_id)
         return accepted
+
+    def for_workspace(self, workspace_id: str) -> tuple[str, list[str], Pipeline, Worker]:
+        """A workspace's managed resource group, the guarded resources in it, and a pipeline and worker
+        that treat that group as managed because the workspace itself names it.
+
+        Raises ``LookupError`` when there is no such workspace, ``ValueError`` when it names no
+        managed resource group (it does not use a customer-managed key with subscription-side storage).
+        """
+        from .arm_json import lookup
+        from .findings import Guarded
+        from .registry import REMEDIATORS
+        from .resource_ids import parse_resource_id
+
+        parsed = parse_resource_id(workspace_id)
+        if not parsed.is_type(WORKSPACE_TYPE):
+            raise ValueError(f"{workspace_id} is not a {WORKSPACE_TYPE} id")
+        body = self.pipeline.arm.read_other(parsed, WORKSPACE_API_VERSION, via=REMEDIATORS[0].sdk)
+        if body is None:
+            raise LookupError(f"no workspace {workspace_id}")
+        group = lookup(body, "properties", "serviceProvisionedResourceGroup")
+        if not isinstance(group, str) or not group.strip():
+            raise ValueError(
+                f"workspace {parsed.name} names no managed resource group (serviceProvisionedResourceGroup)"
+            )
+        rules = self.pipeline.rules
+        rules = replace(rules, managed_resource_groups=(*rules.managed_resource_groups, group))
+        pipeline = Pipeline(
+            self.pipeline.arm,
+            rules,
+            baselines=self.pipeline.baselines,
+            dry_run=self.pipeline.dry_run,
+            modes=self.pipeline.modes,
+            evidence=self.pipeline.evidence,
+        )
+        worker = Worker(pipeline, self.ledger, own_object_ids=self.worker.own_object_ids, notify=self.worker.notify)
+        ids = [
+            resource_id
+            for remediator in REMEDIATORS
+            if remediator.guards is Guarded.MANAGED_RG
+            for resource_id in self.pipeline.arm.list_ids(parsed.subscription, remediator.sdk, resource_group=group)
+        ]
+        return group, ids, pipeline, worker
 
     def sweep(self) -> Swept:
         """The timer: queue every guarded resource for a check, and record healthy AI accounts' baselines."""

@@ -15,6 +15,7 @@ import function_app
 from emulator import azurite
 from emulator.host import drain, grid_event
 from emulator.twin import Twin
+from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group
 from tests.test_function_app import FUNCTIONS
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, patches
 
@@ -308,3 +309,45 @@ def test_a_proposal_rejected_over_http_is_never_applied(twin: Twin) -> None:
     assert json.loads(rejected.get_body())["status"] == "rejected"
     assert http("POST", f"remediations/{remediation_id}/approve").status_code == 409
     assert patches(twin) == []
+
+
+def workspace_with_group(group: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Microsoft's workspace example naming ``group`` as its managed resource group, and a Cosmos DB
+    and a Search service in that group."""
+    from tests.payloads import WORKSPACE_GET, with_properties
+
+    workspace = example(WORKSPACE_GET)
+    workspace["properties"]["serviceProvisionedResourceGroup"] = group
+    cosmos = with_properties(in_group(example(COSMOS_GET), group), disableLocalAuth=True)
+    search = in_group(example(SEARCH_GET), group)
+    for body in (cosmos, search):
+        body["id"] = body["id"].replace("/subscriptions/subid/", "/subscriptions/00000000-1111-2222-3333-444444444444/")
+    return workspace, [cosmos, search]
+
+
+def test_a_workspace_id_remediates_the_group_the_workspace_names(twin: Twin) -> None:
+    # Microsoft's example names a group of a form no naming rule recognises: the workspace is the authority.
+    group = "testworkspace_0000111122223333"
+    workspace, resources = workspace_with_group(group)
+    for body in [workspace, *resources]:
+        twin.set_resource(body)
+    planned = http("POST", "remediate", {"resourceId": workspace["id"], "action": "plan"})
+    assert planned.status_code == 200, planned.get_body()
+    plan = json.loads(planned.get_body())
+    assert plan["managedResourceGroup"] == group
+    assert sorted(r["state"] for r in plan["results"]) == ["healthy", "proposed"]
+    assert patches(twin) == []
+    applied = json.loads(http("POST", "remediate", {"resourceId": workspace["id"], "action": "apply"}).get_body())
+    assert sorted(r["state"] for r in applied["results"]) == ["healthy", "verified"]
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_a_workspace_without_a_managed_group_or_that_does_not_exist(twin: Twin) -> None:
+    workspace, _ = workspace_with_group("")
+    del workspace["properties"]["serviceProvisionedResourceGroup"]
+    twin.set_resource(workspace)
+    answer = http("POST", "remediate", {"resourceId": workspace["id"], "action": "plan"})
+    assert answer.status_code == 422
+    assert "names no managed resource group" in json.loads(answer.get_body())["detail"]
+    missing = http("POST", "remediate", {"resourceId": workspace["id"] + "x", "action": "plan"})
+    assert missing.status_code == 404
