@@ -45,6 +45,16 @@ def call(name: str, *args: Any) -> Any:
     return FUNCTIONS[name].get_user_function()(*args)
 
 
+def someone_writes(
+    twin: Twin, resource: dict[str, Any], properties: dict[str, Any], claims: dict[str, Any], api_version: str
+) -> dict[str, Any]:
+    """A write by someone else through ARM; returns the event ARM's subscription topic sends for it."""
+    before = len(twin.events())
+    twin.call("PATCH", resource["id"], {"properties": properties}, claims=claims, api_version=api_version)
+    twin.finish_operations()
+    return twin.wait_for_events(before + 1)[-1]
+
+
 def drain_queue() -> int:
     """Hand every queued message to the queue trigger, as the host would; how many there were."""
     return drain(function_app.service().queue, FUNCTIONS["remediate_from_queue"].get_user_function())
@@ -72,9 +82,7 @@ def _route_params(route: str) -> dict[str, str]:
 
 
 def test_ten_deliveries_of_an_event_give_one_queued_message_and_one_patch(twin: Twin) -> None:
-    twin.call("PATCH", COSMOS["id"], {"properties": {"disableLocalAuth": True}}, claims=ADMIN, api_version="2026-03-15")
-    twin.finish_operations()
-    [event] = twin.wait_for_events(1)
+    event = someone_writes(twin, COSMOS, {"disableLocalAuth": True}, ADMIN, "2026-03-15")
     for _ in range(10):
         call("on_resource_event", grid_event(event))
     assert drain_queue() == 1
@@ -91,15 +99,7 @@ def test_ten_deliveries_of_an_event_give_one_queued_message_and_one_patch(twin: 
 
 
 def test_an_event_outside_scope_queues_nothing_and_calls_no_arm(twin: Twin) -> None:
-    twin.call(
-        "PATCH",
-        ORDINARY_COSMOS["id"],
-        {"properties": {"disableLocalAuth": True}},
-        claims=ADMIN,
-        api_version="2026-03-15",
-    )
-    twin.finish_operations()
-    [event] = twin.wait_for_events(1)
+    event = someone_writes(twin, ORDINARY_COSMOS, {"disableLocalAuth": True}, ADMIN, "2026-03-15")
     twin.clear_requests()
     call("on_resource_event", grid_event(event))
     assert drain_queue() == 0
@@ -108,15 +108,7 @@ def test_an_event_outside_scope_queues_nothing_and_calls_no_arm(twin: Twin) -> N
 
 def test_a_proposal_is_approved_over_http_once(twin: Twin) -> None:
     dev = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"}
-    twin.call(
-        "PATCH",
-        OPENAI["id"],
-        {"properties": {"restrictOutboundNetworkAccess": False}},
-        claims=dev,
-        api_version="2025-09-01",
-    )
-    twin.finish_operations()
-    [event] = twin.wait_for_events(1)
+    event = someone_writes(twin, OPENAI, {"restrictOutboundNetworkAccess": False}, dev, "2025-09-01")
     call("on_resource_event", grid_event(event))
     assert drain_queue() == 1
     [proposal] = json.loads(http("GET", "remediations", status="proposed").get_body())["value"]
@@ -193,15 +185,7 @@ def test_on_call_is_told_over_both_channels_with_approval_links(twin: Twin, monk
     monkeypatch.setenv("GUARD_NOTIFY_TEAMS_WEBHOOK_URL", twin.sink_url("teams"))
     monkeypatch.setenv("GUARD_APPROVAL_BASE_URL", "https://guard.contoso.com")
     dev = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"}
-    twin.call(
-        "PATCH",
-        OPENAI["id"],
-        {"properties": {"restrictOutboundNetworkAccess": False}},
-        claims=dev,
-        api_version="2025-09-01",
-    )
-    twin.finish_operations()
-    [event] = twin.wait_for_events(1)
+    event = someone_writes(twin, OPENAI, {"restrictOutboundNetworkAccess": False}, dev, "2025-09-01")
     call("on_resource_event", grid_event(event))
     assert drain_queue() == 1
     [published] = twin.topic("guard-notices")
