@@ -24,7 +24,7 @@ from .classify import NotAResource, classify
 from .report import render_summary, render_text
 from .role import role_definitions
 from .scope import ScopeRules
-from .settings import InvalidSettings, arm_options, identity_client_id, load_scope_rules
+from .settings import InvalidSettings, identity_client_id, load_scope_rules, service_options
 
 if TYPE_CHECKING:  # the pipeline pulls in azure-core: classify does without it
     from .pipeline import Outcome, Pipeline
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     try:
         rules = load_scope_rules()
         if args.command in ("handle", "scan"):
-            pipeline = _pipeline(rules, dry_run=args.dry_run if args.command == "handle" else not args.apply)
+            pipeline = _pipeline(dry_run=args.dry_run if args.command == "handle" else not args.apply)
     except InvalidSettings as error:
         return _fail(f"invalid configuration: {error}")
     if args.command == "handle":
@@ -99,11 +99,14 @@ def _classify(files: list[str], rules: ScopeRules, *, managed: bool, text: bool,
     return status
 
 
-def _pipeline(rules: ScopeRules, *, dry_run: bool) -> Pipeline:
-    from .arm import Arm, credential
-    from .pipeline import Pipeline
+def _pipeline(*, dry_run: bool) -> Pipeline:
+    """The same pipeline the function app runs (modes, evidence, baselines from GUARD_STORAGE if set);
+    ``--dry-run`` (or ``scan`` without ``--apply``) only ever narrows it to proposals."""
+    from .arm import credential
+    from .service import configured_pipeline
 
-    return Pipeline(Arm(credential(identity_client_id()), **arm_options()), rules, dry_run=dry_run)
+    options = service_options()
+    return configured_pipeline(credential(identity_client_id()), options, dry_run=dry_run or options["dry_run"])
 
 
 def _handle(pipeline: Pipeline, name: str, stdin: TextIO) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .arm import Arm, credential
-from .baselines import TableBaselines
+from .baselines import NO_BASELINES, BaselineSource, TableBaselines
 from .ledger import Ledger, Remediation, Status
 from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
@@ -90,15 +90,7 @@ class Service:
         tables, queue = _storage(options["storage"], options["queue"], token_credential)
         ledger = Ledger(tables)
         baselines = TableBaselines(tables.create_table_if_not_exists(TableBaselines.TABLE))
-        arm = Arm(token_credential, **arm_options())
-        pipeline = Pipeline(
-            arm,
-            load_scope_rules(),
-            baselines=baselines,
-            dry_run=options["dry_run"],
-            modes=options["modes"],
-            evidence=_evidence(options, token_credential),
-        )
+        pipeline = configured_pipeline(token_credential, options, baselines=baselines)
         own = [options["own_object_id"]] if options["own_object_id"] else []
         notify = _notifier(options, token_credential)
         worker = Worker(pipeline, ledger, own_object_ids=own, notify=notify)
@@ -206,6 +198,31 @@ class Service:
                     self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
                     swept.queued += 1
         return swept
+
+
+def configured_pipeline(
+    token_credential: Any,
+    options: dict[str, Any] | None = None,
+    *,
+    baselines: BaselineSource | None = None,
+    dry_run: bool | None = None,
+) -> Pipeline:
+    """The pipeline as the GUARD_* settings describe it: the same for the function app and the CLI.
+
+    Without ``baselines``, they come from Table Storage when GUARD_STORAGE names one.
+    """
+    options = service_options() if options is None else options
+    if baselines is None and options["storage"]:
+        tables, _ = _storage(options["storage"], options["queue"], token_credential)
+        baselines = TableBaselines(tables.create_table_if_not_exists(TableBaselines.TABLE))
+    return Pipeline(
+        Arm(token_credential, **arm_options()),
+        load_scope_rules(),
+        baselines=baselines if baselines is not None else NO_BASELINES,
+        dry_run=options["dry_run"] if dry_run is None else dry_run,
+        modes=options["modes"],
+        evidence=_evidence(options, token_credential),
+    )
 
 
 def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None:
