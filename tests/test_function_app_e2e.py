@@ -335,3 +335,19 @@ def test_a_workspace_without_a_managed_group_or_that_does_not_exist(twin: Twin) 
     assert "names no managed resource group" in json.loads(answer.get_body())["detail"]
     missing = http("POST", "remediate", {"resourceId": workspace["id"] + "x", "action": "plan"})
     assert missing.status_code == 404
+
+
+def test_401s_in_the_logs_do_not_confirm_a_firewall_lock(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """401 / 5202 rows prove local auth is refused, not the firewall: the lock stays a proposal."""
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
+    monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
+    twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    twin.add_log_rows("CDBDataPlaneRequests", [
+        {"TimeGenerated": now, "_ResourceId": COSMOS["id"].lower(), "OperationName": "Query", "StatusCode": 401,
+         "SubStatusCode": 5202, "AuthTokenType": "PrimaryMasterKey"},
+    ])  # fmt: skip
+    answer = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
+    assert answer["state"] == "proposed"
+    assert answer["findings"][0]["confidence"] == "suspected"
+    assert patches(twin) == []
