@@ -22,7 +22,7 @@ reason, and a bad item in a batch costs only itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .arm_json import MISSING, loads, lookup, same_text
@@ -428,44 +428,29 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+# Queue messages name a signal's fields in camelCase, as the rest of the service's JSON does.
+_MESSAGE_FIELDS = ("event_id", "event_type", "event_time", "operation_name", "correlation_id")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _fields_json(value: Actor | AlertContext) -> dict[str, Any]:
+    out = {_camel(f.name): getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, AlertContext):
+        out["targetIds"] = list(value.target_ids)
+    return out
+
+
 def signal_to_json(signal: Signal) -> dict[str, Any]:
     """A signal as a queue message: everything but the resource body (evidence only, and large)."""
-    actor = signal.actor
-    alert = signal.alert
-    return {
-        "resourceId": signal.resource_id,
-        "source": signal.source,
-        "eventId": signal.event_id,
-        "eventType": signal.event_type,
-        "eventTime": signal.event_time,
-        "operationName": signal.operation_name,
-        "correlationId": signal.correlation_id,
-        "actor": None
-        if actor is None
-        else {
-            "objectId": actor.object_id,
-            "appId": actor.app_id,
-            "name": actor.name,
-            "principalType": actor.principal_type,
-        },
-        "alert": None
-        if alert is None
-        else {
-            "rule": alert.rule,
-            "ruleId": alert.rule_id,
-            "alertId": alert.alert_id,
-            "signalType": alert.signal_type,
-            "monitoringService": alert.monitoring_service,
-            "monitorCondition": alert.monitor_condition,
-            "severity": alert.severity,
-            "firedTime": alert.fired_time,
-            "resolvedTime": alert.resolved_time,
-            "conditionType": alert.condition_type,
-            "searchQuery": alert.search_query,
-            "searchResultsLink": alert.search_results_link,
-            "targetIds": list(alert.target_ids),
-        },
-    }
+    out: dict[str, Any] = {"resourceId": signal.resource_id, "source": signal.source}
+    out.update({_camel(name): getattr(signal, name) for name in _MESSAGE_FIELDS})
+    out["actor"] = _fields_json(signal.actor) if signal.actor is not None else None
+    out["alert"] = _fields_json(signal.alert) if signal.alert is not None else None
+    return out
 
 
 class InvalidMessage(ValueError):
@@ -480,45 +465,20 @@ def signal_from_json(document: Any) -> Signal:
         resource_id = parse_resource_id(document.get("resourceId")).text
     except InvalidResourceId as error:
         raise InvalidMessage(str(error)) from None
-    text = {k: (v if isinstance(v, str) else None) for k, v in document.items()}
-    actor_doc = document.get("actor")
+    actor_doc, alert_doc = document.get("actor"), document.get("alert")
     actor = None
     if isinstance(actor_doc, Mapping):
-        actor = Actor(
-            object_id=_str(actor_doc.get("objectId")),
-            app_id=_str(actor_doc.get("appId")),
-            name=_str(actor_doc.get("name")),
-            principal_type=_str(actor_doc.get("principalType")),
-        )
-    alert_doc = document.get("alert")
+        actor = Actor(**{f.name: _str(actor_doc.get(_camel(f.name))) for f in fields(Actor)})
     alert = None
     if isinstance(alert_doc, Mapping):
-        targets = alert_doc.get("targetIds")
-        alert = AlertContext(
-            rule=_str(alert_doc.get("rule")),
-            rule_id=_str(alert_doc.get("ruleId")),
-            alert_id=_str(alert_doc.get("alertId")),
-            signal_type=_str(alert_doc.get("signalType")),
-            monitoring_service=_str(alert_doc.get("monitoringService")),
-            monitor_condition=_str(alert_doc.get("monitorCondition")),
-            severity=_str(alert_doc.get("severity")),
-            fired_time=_str(alert_doc.get("firedTime")),
-            resolved_time=_str(alert_doc.get("resolvedTime")),
-            condition_type=_str(alert_doc.get("conditionType")),
-            search_query=_str(alert_doc.get("searchQuery")),
-            search_results_link=_str(alert_doc.get("searchResultsLink")),
-            target_ids=tuple(t for t in targets if isinstance(t, str)) if isinstance(targets, list) else (),
-        )
+        alert_texts = {
+            f.name: _str(alert_doc.get(_camel(f.name))) for f in fields(AlertContext) if f.name != "target_ids"
+        }
+        targets = tuple(t for t in _list(alert_doc.get("targetIds")) if isinstance(t, str))
+        alert = AlertContext(**alert_texts, target_ids=targets)
+    message: dict[str, Any] = {name: _str(document.get(_camel(name))) for name in _MESSAGE_FIELDS}
     return Signal(
-        resource_id=resource_id,
-        source=text.get("source") or "queue",
-        event_id=text.get("eventId"),
-        event_type=text.get("eventType"),
-        event_time=text.get("eventTime"),
-        operation_name=text.get("operationName"),
-        correlation_id=text.get("correlationId"),
-        actor=actor,
-        alert=alert,
+        resource_id=resource_id, source=_str(document.get("source")) or "queue", actor=actor, alert=alert, **message
     )
 
 

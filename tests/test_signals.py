@@ -516,3 +516,19 @@ def test_a_batch_loses_no_good_event(good: list[bool], junk: list[Any]) -> None:
     ]
     assert {r.index for r in parsed.rejected} <= {index for index, is_good in enumerate(good) if not is_good}
     assert_well_formed(parsed)
+
+
+def test_a_signal_survives_the_work_queue() -> None:
+    """What the trigger queues is what the worker reads back (the resource body, evidence only, stays behind)."""
+    import dataclasses
+
+    from remediators.signals import signal_from_json, signal_to_json
+
+    documents = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EVENTS.glob("*.json"))
+                 if p.name != "provenance.json"]  # fmt: skip
+    signals = [signal for document in documents for signal in parse_signals(document).signals]
+    assert any(s.alert for s in signals) and any(s.actor for s in signals)
+    for signal in signals:
+        message = json.loads(json.dumps(signal_to_json(signal)))
+        expected = dataclasses.replace(signal, resource_body=None, resource_api_version=None)
+        assert signal_from_json(message) == expected
