@@ -163,10 +163,7 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     if reason is not None:
         return _problem(403, f"not guarded: {reason}")
     if action == "plan":
-        from remediators.pipeline import Pipeline
-
-        dry = Pipeline(wired.pipeline.arm, wired.pipeline.rules, baselines=wired.pipeline.baselines, dry_run=True)
-        return _json(dry.remediate(resource_id).to_json(), 200)
+        return _json(wired.pipeline.copy(dry_run=True).remediate(resource_id).to_json(), 200)
     caller = _caller(req)
     signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
     processed = wired.worker.process(signal)
@@ -184,7 +181,6 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
 def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller: str) -> func.HttpResponse:
     """Every guarded resource in the managed resource group the workspace names."""
     from remediators.arm import ArmError
-    from remediators.pipeline import Pipeline
     from remediators.resource_ids import InvalidResourceId
     from remediators.signals import Actor, Signal
 
@@ -199,8 +195,7 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
     results = []
     for resource_id in ids:
         if action == "plan":
-            dry = Pipeline(pipeline.arm, pipeline.rules, baselines=pipeline.baselines, dry_run=True)
-            results.append(dry.remediate(resource_id).to_json())
+            results.append(pipeline.copy(dry_run=True).remediate(resource_id).to_json())
             continue
         signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
         processed = worker.process(signal)

@@ -100,6 +100,17 @@ class Pipeline:
         self.dry_run = dry_run
         self.modes = dict(modes or {})
 
+    def copy(self, *, rules: ScopeRules | None = None, dry_run: bool | None = None) -> Pipeline:
+        """The same pipeline (ARM client, baselines, modes, evidence) with other rules or dry-run setting."""
+        return Pipeline(
+            self.arm,
+            self.rules if rules is None else rules,
+            baselines=self.baselines,
+            dry_run=self.dry_run if dry_run is None else dry_run,
+            modes=self.modes,
+            evidence=self.evidence,
+        )
+
     def handle(self, signals: Iterable[Signal]) -> list[Outcome]:
         """One outcome per resource named by ``signals``: a batch naming a resource twice is one fix."""
         seen: set[str] = set()

@@ -140,14 +140,8 @@ class Service:
                 f"workspace {parsed.name} names no managed resource group (serviceProvisionedResourceGroup)"
             )
         rules = self.pipeline.rules
-        rules = replace(rules, managed_resource_groups=(*rules.managed_resource_groups, group))
-        pipeline = Pipeline(
-            self.pipeline.arm,
-            rules,
-            baselines=self.pipeline.baselines,
-            dry_run=self.pipeline.dry_run,
-            modes=self.pipeline.modes,
-            evidence=self.pipeline.evidence,
+        pipeline = self.pipeline.copy(
+            rules=replace(rules, managed_resource_groups=(*rules.managed_resource_groups, group))
         )
         worker = Worker(pipeline, self.ledger, own_object_ids=self.worker.own_object_ids, notify=self.worker.notify)
         ids = [

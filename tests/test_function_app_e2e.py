@@ -220,6 +220,9 @@ def test_refused_requests_in_the_logs_turn_a_suspected_cosmos_lock_into_a_fix(
             },
         ],
     )
+    planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "plan"}).get_body())
+    assert planned["findings"][0]["confidence"] == "confirmed"  # a plan weighs the same evidence as a fix
+    assert planned["state"] == "proposed" and patches(twin) == []
     fixed = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
     assert fixed["state"] == "verified", fixed["reason"]
     assert fixed["findings"][0]["confidence"] == "confirmed"
