@@ -2,7 +2,8 @@
 
 * Event Grid (subscription topic and Resource Notifications events, either schema): accept and
   queue; the work runs from the queue trigger, so Event Grid gets its answer in milliseconds.
-* Timer ``%GUARD_SWEEP_SCHEDULE%``: the reconcile sweep over ``GUARD_SWEEP_SUBSCRIPTIONS``
+* Timer ``%GUARD_SWEEP_SCHEDULE%``: settles long-running fixes left ``applied``, and the reconcile
+  sweep over ``GUARD_SWEEP_SUBSCRIPTIONS``
   (catches missed events) and the moment healthy AI accounts' allowlists are recorded as baselines.
 * Queue ``%GUARD_WORK_QUEUE%`` (on the function app's storage, ``AzureWebJobsStorage``): the work.
 * HTTP (function key): ``POST /api/alerts`` (action groups, common alert schema), ``POST /api/classify``,

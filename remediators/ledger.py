@@ -199,7 +199,7 @@ class Ledger:
         continuation_token: str | None = None,
         error: dict[str, Any] | None = None,
     ) -> Remediation:
-        now = _now()
+        now = utc_now()
         remediation = Remediation(
             id=_new_id(_hashed(resource_id)[0]),
             resource_id=resource_id,
@@ -229,17 +229,13 @@ class Ledger:
         except (ResourceNotFoundError, ValueError):
             return None
 
-    def for_resource(self, resource_id: str, *, since_seconds: float | None = None) -> list[Remediation]:
-        """Every remediation of a resource, newest first."""
+    def for_resource(self, resource_id: str) -> list[Remediation]:
+        """Every remediation of a resource, newest first (one query)."""
         # A partition holds many resources (its key is a hash prefix): filter on the resource too.
         partition, _ = _hashed(resource_id)
         query = "PartitionKey eq @p and ResourceKey eq @k"
         rows = self._remediations.query_entities(query, parameters={"p": partition, "k": _resource_key(resource_id)})
-        records = [_record(row) for row in rows]
-        if since_seconds is not None:
-            cutoff = _now(offset_seconds=-since_seconds)
-            records = [r for r in records if r.created_at >= cutoff]
-        return sorted(records, key=lambda r: r.created_at, reverse=True)
+        return sorted((_record(row) for row in rows), key=lambda r: r.created_at, reverse=True)
 
     def list(
         self, *, status: Status | None = None, resource_id: str | None = None, limit: int = 100
@@ -270,7 +266,7 @@ class Ledger:
 
         if status not in TRANSITIONS[remediation.status]:
             raise IllegalTransition(f"a remediation that is {remediation.status} cannot become {status}")
-        now = _now()
+        now = utc_now()
         moved = replace(
             remediation,
             status=status,
@@ -307,7 +303,8 @@ def _new_id(partition: str) -> str:
     return f"{partition}-{time.time_ns():x}-{secrets.token_hex(4)}"
 
 
-def _now(offset_seconds: float = 0.0) -> str:
+def utc_now(offset_seconds: float = 0.0) -> str:
+    """The ledger's timestamps: ISO 8601 UTC to the millisecond, so they sort as text."""
     moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=offset_seconds)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

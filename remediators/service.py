@@ -16,7 +16,7 @@ from typing import Any
 
 from .arm import Arm, credential
 from .baselines import NO_BASELINES, BaselineSource, TableBaselines
-from .ledger import Ledger, Remediation, Status
+from .ledger import Ledger, Remediation, Status, utc_now
 from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_to_json
@@ -58,10 +58,11 @@ class Accepted:
 class Swept:
     queued: int = 0
     baselines: list[str] = field(default_factory=list)  # AI accounts whose allowlist was recorded
+    settled: list[str] = field(default_factory=list)  # long-running fixes checked and now final: "id: status"
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"queued": self.queued, "baselines": self.baselines, "errors": self.errors}
+        return {"queued": self.queued, "baselines": self.baselines, "settled": self.settled, "errors": self.errors}
 
 
 class Service:
@@ -153,7 +154,8 @@ class Service:
         return group, ids, pipeline, worker
 
     def sweep(self) -> Swept:
-        """The timer: queue every guarded resource for a check, and record healthy AI accounts' baselines."""
+        """The timer: settle long-running fixes still recorded ``applied``, queue every guarded resource
+        for a check, and record healthy AI accounts' baselines."""
         from .arm import ArmError
         from .baselines import baseline_of
         from .classify import classify
@@ -162,7 +164,15 @@ class Service:
         from .resource_ids import parse_resource_id
 
         swept = Swept()
-        now = _utc_now()
+        now = utc_now()
+        for remediation in self.ledger.list(status=Status.APPLIED, limit=1000):
+            try:
+                checked = self.worker.check_pending(remediation)
+            except ArmError as error:
+                swept.errors.append(f"{remediation.id}: {error}")
+                continue
+            if checked.status is not Status.APPLIED:
+                swept.settled.append(f"{checked.id}: {checked.status}")
         for subscription in self.sweep_subscriptions:
             for remediator in REMEDIATORS:
                 try:
@@ -271,12 +281,6 @@ def _notifier(options: dict[str, Any], token_credential: Any) -> Notify | None:
                 log.error("notice for %s over %s failed: %s", remediation.id, delivery.channel, delivery.error)
 
     return notify
-
-
-def _utc_now() -> str:
-    import datetime
-
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _delivery_key(signal: Signal) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .ledger import Ledger, Remediation, Status
+from .ledger import Ledger, Remediation, Status, utc_now
 from .logcontext import set_remediation_id
 from .pipeline import Outcome, Pipeline, State
 
@@ -106,7 +106,9 @@ class Worker:
             self.ledger.release(signal.resource_id, holder)
 
     def _process_leased(self, signal: Signal) -> Processed:
-        recent = self.ledger.for_resource(signal.resource_id, since_seconds=self.flap_window_seconds)
+        history = self.ledger.for_resource(signal.resource_id)
+        cutoff = utc_now(offset_seconds=-self.flap_window_seconds)
+        recent = [r for r in history if r.created_at >= cutoff]
         fixes = [r for r in recent if r.status in FIXED]
         if len(fixes) >= self.flap_limit:
             return self._quarantine(signal, recent, len(fixes))
@@ -117,9 +119,8 @@ class Worker:
             return Processed(Disposition.DONE, outcome)
         kinds = outcome.kinds if status is not Status.PROPOSED else _kinds(outcome.proposed)
         if status is Status.PROPOSED:
-            waiting = self.ledger.for_resource(signal.resource_id)
             open_proposal = next(
-                (r for r in waiting if r.status is Status.PROPOSED and set(r.kinds) == set(kinds)), None
+                (r for r in history if r.status is Status.PROPOSED and set(r.kinds) == set(kinds)), None
             )
             if open_proposal is not None:  # the same proposal is already waiting for a person
                 return Processed(Disposition.DONE, outcome, open_proposal)
@@ -162,6 +163,36 @@ class Worker:
             error=error,
             continuation_token=outcome.continuation_token,
         )
+        self._tell(moved, outcome)
+        return moved
+
+    def check_pending(self, remediation: Remediation) -> Remediation:
+        """A fix recorded ``applied`` while its long-running update still ran: finished now? Verified?
+
+        Moves it to verified, reverted or failed; leaves it ``applied`` while the update runs on (or
+        while another worker holds the resource).
+        """
+        if remediation.status is not Status.APPLIED or not remediation.continuation_token:
+            return remediation
+        holder = f"{self.holder}-{secrets.token_hex(4)}"
+        if not self.ledger.acquire(remediation.resource_id, holder, seconds=self.lease_seconds):
+            return remediation
+        try:
+            outcome = self.pipeline.check_pending(remediation.resource_id, remediation.continuation_token)
+            if outcome.state is State.PENDING:
+                return remediation
+            final = {State.VERIFIED: Status.VERIFIED, State.REVERTED: Status.REVERTED}.get(outcome.state, Status.FAILED)
+            moved = self.ledger.move(
+                remediation,
+                final,
+                by=WORKER,
+                note=outcome.reason,
+                reason=outcome.reason,
+                error=outcome.to_json().get("error"),
+                continuation_token=None,
+            )
+        finally:
+            self.ledger.release(remediation.resource_id, holder)
         self._tell(moved, outcome)
         return moved
 

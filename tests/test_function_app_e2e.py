@@ -354,3 +354,25 @@ def test_401s_in_the_logs_do_not_confirm_a_firewall_lock(twin: Twin, monkeypatch
     assert answer["state"] == "proposed"
     assert answer["findings"][0]["confidence"] == "suspected"
     assert patches(twin) == []
+
+
+def test_a_long_running_fix_left_applied_is_settled_by_the_next_sweep(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GUARD_ARM_BUDGET_SECONDS", "1")
+    twin.patch_resource(COSMOS["id"], {"properties": {"disableLocalAuth": True}})
+    twin.set_lro(cosmos_polls=10_000)
+    twin.add_fault({"kind": "latency", "method": "GET", "ms": 100})
+    applied = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
+    assert applied["state"] == "pending"
+    assert applied["remediation"]["status"] == "applied"
+    call("sweep", None)  # still running: left as it is
+    [still] = json.loads(http("GET", "remediations").get_body())["value"]
+    assert still["status"] == "applied"
+    twin.clear_faults()
+    twin.finish_operations()
+    call("sweep", None)
+    [settled] = json.loads(http("GET", "remediations").get_body())["value"]
+    assert settled["status"] == "verified"
+    assert [h["status"] for h in settled["history"]] == ["applied", "verified"]
+    assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
