@@ -8,6 +8,8 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 C7N_VENV := bench/.venv-c7n
 C7N_INSTALLED := $(C7N_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 
 .PHONY: demo classify-examples test lint bench clean
 
@@ -17,7 +19,7 @@ demo: $(INSTALLED) $(NODE_INSTALLED)
 classify-examples: $(INSTALLED)
 	@$(BIN)/python -m remediators classify --format text examples/broken-managed-rg/*.json
 
-test: $(INSTALLED) $(NODE_INSTALLED)
+test: $(INSTALLED) $(NODE_INSTALLED) $(CHECKOV_INSTALLED)
 	$(BIN)/python -m pytest -q
 
 lint: $(INSTALLED)
@@ -41,10 +43,16 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# checkov scans infra/ offline (tests/test_infra.py); its own virtualenv, every version pinned.
+$(CHECKOV_INSTALLED): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 # Azurite (the Azure Storage emulator) from npm, pinned by package-lock.json.
 $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(C7N_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(C7N_VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@
 ``handle FILE|- [--dry-run]``  run the pipeline for an Event Grid event or batch, or an alert.
 ``scan --subscription ID [--apply]``  sweep every guarded resource of a subscription.
 ``roles``  print the least-privilege custom roles.
+``infra``  check (or ``--write``) the files under ``infra/`` derived from the code.
 
 Exit status: 0 when every input was handled (broken or not); 1 when a remediation failed;
 2 when an input is not usable or the configuration is invalid, with one line per problem on
@@ -63,11 +64,17 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     scan_cmd.add_argument("--subscription", required=True, metavar="ID")
     scan_cmd.add_argument("--apply", action="store_true", help="apply fixes (default: propose only)")
     commands.add_parser("roles", help="print the least-privilege custom roles the remediators need, as JSON")
+    infra_cmd = commands.add_parser(
+        "infra", help="check (or --write) the files under infra/ derived from the code: roles, event filter, alerts"
+    )
+    infra_cmd.add_argument("--write", action="store_true", help="rewrite the stale files")
     args = parser.parse_args(argv)
 
     if args.command == "roles":
         print(json.dumps(role_definitions(), indent=2))
         return 0
+    if args.command == "infra":
+        return _infra(write=args.write)
     try:
         rules = load_scope_rules()
         if args.command in ("handle", "scan"):
@@ -169,6 +176,19 @@ def _read_json(name: str, stdin: TextIO) -> object:
         raise InputError(f"not JSON: {error}") from None
     except RecursionError:
         raise InputError("not usable JSON: nested too deeply") from None
+
+
+def _infra(*, write: bool) -> int:
+    from .deployment import stale_files, write_derived_files
+
+    if write:
+        for path in write_derived_files():
+            print(f"wrote infra/{path}")
+        return 0
+    stale = stale_files()
+    for path in stale:
+        print(f"infra/{path} differs from the code's output: run python -m remediators infra --write", file=sys.stderr)
+    return 1 if stale else 0
 
 
 def _fail(message: str) -> int:

@@ -186,6 +186,36 @@ def denial_query(resource_id: str, resource_type: str, lookback_minutes: int) ->
     return signature.table, "\n".join([signature.table, *(f"| where {stage}" for stage in stages)])
 
 
+def alert_query(resource_type: str) -> tuple[str, str] | None:
+    """(table, KQL) for a log search alert over the whole workspace: the type's refused requests,
+    counted per ``_ResourceId``.
+
+    The same table and refusals as :func:`denial_query` (the alert rule's window stands for the
+    lookback), so an alert fires on what the evidence then confirms. The rule splits by the
+    ``_ResourceId`` column, and each alert names one resource to ``POST /api/alerts``; a storage
+    account's rows name its ``blobServices/default``, which the alert parser lifts to the account.
+    ``infra/alerts/*.kql`` are this output, committed, and the Bicep loads them.
+    """
+    stages = {
+        COSMOS_DB.casefold(): [
+            _status_in("StatusCode"),
+            # 403s that are quotas or failover redirects, not refusals (see _COSMOS_NOT_REFUSALS)
+            f'not(tostring(StatusCode) == "403" and toint(SubStatusCode) in '
+            f"({', '.join(str(code) for code in sorted(_COSMOS_NOT_REFUSALS))}))",
+        ],
+        SEARCH.casefold(): [
+            f'ResourceProvider =~ "{SEARCH.split("/")[0]}"',
+            f'Category == "OperationLogs" and {_status_in("ResultSignature")}',
+        ],
+        STORAGE.casefold(): [_status_in("StatusCode")],
+    }.get(resource_type.casefold())
+    if stages is None:
+        return None
+    table = _SIGNATURES[resource_type.casefold()].table
+    lines = [table, *(f"| where {stage}" for stage in stages), "| summarize Refused = count() by _ResourceId"]
+    return table, "\n".join(lines)
+
+
 def kql_string(text: str) -> str:
     """``text`` as a double-quoted KQL string literal: backslash and quote escaped, nothing else special."""
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):

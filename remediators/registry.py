@@ -28,3 +28,15 @@ def remediator_for(resource_type: str, kind: Any) -> Remediator | None:
 def remediators_of_type(resource_type: str) -> tuple[Remediator, ...]:
     """Every remediator for this type, whatever the account kind: what the id alone can tell."""
     return tuple(r for r in REMEDIATORS if r.resource_type.casefold() == resource_type.casefold())
+
+
+def write_operations() -> list[str]:
+    """The ARM write operations whose ``ResourceWriteSuccess`` events can need a fix: the Event Grid
+    subscription's ``data.operationName`` filter (``infra/events/operations.json``) is this list."""
+    return sorted({f"{r.resource_type}/write" for r in REMEDIATORS}, key=str.casefold)
+
+
+def guarded_types() -> list[str]:
+    """The resource types with a remediator: the Resource Notifications subscription's
+    ``data.resourceInfo.type`` filter (``infra/events/resource-types.json``) is this list."""
+    return sorted({r.resource_type for r in REMEDIATORS}, key=str.casefold)

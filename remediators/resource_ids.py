@@ -30,6 +30,17 @@ class ResourceId:
     def is_type(self, resource_type: str) -> bool:
         return self.resource_type is not None and self.resource_type.casefold() == resource_type.casefold()
 
+    @property
+    def top_level(self) -> ResourceId:
+        """The top-level resource this id names or sits under: a storage account for its
+        ``blobServices/default``, whose diagnostic logs carry the child's id."""
+        if self.resource_type is None or self.resource_type.count("/") == 1:
+            return self
+        segments = self.segments
+        at = next(i for i, s in enumerate(segments) if s.casefold() == "providers")
+        top = segments[: at + 4]  # providers/{namespace}/{type}/{name}
+        return ResourceId("/" + "/".join(top), self.subscription, self.resource_group, "/".join(top[-3:-1]), top[-1])
+
     def __str__(self) -> str:
         return self.text
 

@@ -2,8 +2,11 @@
 
 One role per population, because their fixes point in opposite directions: the identity that
 may *loosen* Cosmos DB, AI Search and Storage is assigned only on managed resource groups, and
-the one that tightens AI accounts only where those accounts live. ``infra/roles/*.json`` are
-this output, committed; a test keeps them equal.
+the one that tightens AI accounts only where those accounts live. A third role holds reads
+alone, for the sweep and for ``POST /api/remediate`` with a workspace id: listing a type across a
+subscription needs its read action at the subscription, and a read changes nothing.
+``infra/roles/*.json`` are this output, committed; a test keeps them equal, and the Bicep
+(``infra/rbac.bicep``) loads them, so the deployed roles are these.
 """
 
 from __future__ import annotations
@@ -12,31 +15,51 @@ from typing import Any
 
 from .findings import Guarded
 from .registry import REMEDIATORS
+from .service import WORKSPACE_TYPE
 
+READER = "reader"
 ROLE_NAMES = {
-    Guarded.MANAGED_RG: "Foundry Guard managed resource group remediator",
-    Guarded.AI_ACCOUNT: "Foundry Guard AI account remediator",
+    str(Guarded.MANAGED_RG): "Foundry Guard managed resource group remediator",
+    str(Guarded.AI_ACCOUNT): "Foundry Guard AI account remediator",
+    READER: "Foundry Guard reader",
 }
 ASSIGN_AT = {
-    Guarded.MANAGED_RG: "Assign it on each workspace's managed resource group, nowhere else.",
-    Guarded.AI_ACCOUNT: "Assign it on the resource groups (or accounts) that hold guarded AI accounts.",
+    str(Guarded.MANAGED_RG): "Assign it on each workspace's managed resource group, nowhere else.",
+    str(Guarded.AI_ACCOUNT): "Assign it on the resource groups (or accounts) that hold guarded AI accounts.",
+    READER: "Assign it on the subscriptions the sweep covers (reads only: listing a type across a "
+    "subscription needs its read action there).",
 }
+# Reads the service makes besides the remediators': a workspace names its managed resource group.
+SERVICE_READS = (f"{WORKSPACE_TYPE}/read",)
 
 
 def role_definitions() -> dict[str, dict[str, Any]]:
     """``{population: role definition}`` in the form ``az role definition create`` takes."""
     roles = {}
     for population in Guarded:
-        actions = {a for r in REMEDIATORS if r.guards is population for a in r.arm_actions}
-        types = sorted({r.resource_type for r in REMEDIATORS if r.guards is population}, key=str.casefold)
-        roles[str(population)] = {
-            "Name": ROLE_NAMES[population],
-            "IsCustom": True,
-            "Description": f"Read and update {', '.join(types)}; nothing else. {ASSIGN_AT[population]}",
-            "Actions": sorted(actions, key=str.casefold),
-            "NotActions": [],
-            "DataActions": [],
-            "NotDataActions": [],
-            "AssignableScopes": ["/subscriptions/{subscriptionId}"],
-        }
+        remediators = [r for r in REMEDIATORS if r.guards is population]
+        actions = {a for r in remediators for a in r.arm_actions}
+        roles[str(population)] = _role(str(population), actions, [r.resource_type for r in remediators], "update")
+    reads = {a for r in REMEDIATORS for a in r.arm_actions if a.casefold().endswith("/read")} | set(SERVICE_READS)
+    roles[READER] = _role(READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE], None)
     return roles
+
+
+def all_actions() -> set[str]:
+    """Every ARM action the code performs: the remediators' declarations and the service's own reads."""
+    return {a for r in REMEDIATORS for a in r.arm_actions} | set(SERVICE_READS)
+
+
+def _role(key: str, actions: set[str], types: list[str], verb: str | None) -> dict[str, Any]:
+    listed = ", ".join(sorted(set(types), key=str.casefold))
+    what = f"Read and update {listed}" if verb else f"Read {listed}"
+    return {
+        "Name": ROLE_NAMES[key],
+        "IsCustom": True,
+        "Description": f"{what}; nothing else. {ASSIGN_AT[key]}",
+        "Actions": sorted(actions, key=str.casefold),
+        "NotActions": [],
+        "DataActions": [],
+        "NotDataActions": [],
+        "AssignableScopes": ["/subscriptions/{subscriptionId}"],
+    }

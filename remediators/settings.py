@@ -124,7 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
         "GUARD_APPROVAL_BASE_URL",
         "",
         "Base URL of the function app (e.g. `https://guard.contoso.com`) for the approve and reject "
-        "links in notifications; approvers sign in with Entra ID. Empty: no links.",
+        "links in notifications; approvers sign in with Entra ID. Empty: the app's own address "
+        "(`WEBSITE_HOSTNAME`, which App Service sets), or no links when that is not set either.",
     ),
     Setting(
         "GUARD_LOG_ANALYTICS_WORKSPACE_ID",
@@ -226,12 +227,21 @@ def service_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "dry_run": dry_run in ("true", "1"),
         "notify_eventgrid": env["GUARD_NOTIFY_EVENTGRID_ENDPOINT"].strip(),
         "notify_teams": env["GUARD_NOTIFY_TEAMS_WEBHOOK_URL"].strip(),
-        "approval_base_url": env["GUARD_APPROVAL_BASE_URL"].strip().rstrip("/"),
+        "approval_base_url": _approval_base_url(env, environ if environ is not None else os.environ),
         "log_analytics_workspace": env["GUARD_LOG_ANALYTICS_WORKSPACE_ID"].strip(),
         "log_analytics_endpoint": env["GUARD_LOG_ANALYTICS_ENDPOINT"].strip().rstrip("/"),
         "evidence_lookback_minutes": _positive_int(env, "GUARD_EVIDENCE_LOOKBACK_MINUTES"),
         "sweep_subscriptions": [s.strip() for s in env["GUARD_SWEEP_SUBSCRIPTIONS"].split(",") if s.strip()],
     }
+
+
+def _approval_base_url(env: Mapping[str, str], environ: Mapping[str, str]) -> str:
+    configured = env["GUARD_APPROVAL_BASE_URL"].strip().rstrip("/")
+    if configured:
+        return configured
+    # App Service sets WEBSITE_HOSTNAME to the app's own host name on every instance.
+    host = environ.get("WEBSITE_HOSTNAME", "").strip()
+    return f"https://{host}" if host else ""
 
 
 def _positive_int(env: Mapping[str, str], name: str) -> int:

@@ -274,9 +274,11 @@ def _alert_signals(payload: Mapping[str, Any]) -> tuple[list[Signal], list[str]]
     seen: set[str] = set()
     for raw_id, condition in named:
         try:
-            resource_id = _resource_id(raw_id)
-        except _Reject as rejection:
-            reasons.append(rejection.reason)
+            # Diagnostic logs name sub-resources (a storage account's blobServices/default): the
+            # guarded resource is the top-level one.
+            resource_id = parse_resource_id(raw_id).top_level.text
+        except InvalidResourceId as error:
+            reasons.append(str(error))
             continue
         if resource_id.casefold() in seen:  # alert targets are often lower-cased copies of each other
             continue

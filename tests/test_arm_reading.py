@@ -162,3 +162,27 @@ def test_a_resource_group_or_unguarded_type_is_classified_not_refused() -> None:
     vault = classify({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v"}, ScopeRules())
     assert group.guarded is None and "is not guarded" in group.reason
     assert vault.guarded is None and "Microsoft.KeyVault/vaults" in vault.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "top"),
+    [
+        (
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st/blobServices/default",
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st",
+        ),
+        (
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st",
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/st",
+        ),
+        (
+            "/subscriptions/s/providers/Microsoft.Web/sites/app/functions/f",
+            "/subscriptions/s/providers/Microsoft.Web/sites/app",
+        ),
+        ("/subscriptions/s/resourceGroups/g", "/subscriptions/s/resourceGroups/g"),
+        ("/subscriptions/s", "/subscriptions/s"),
+    ],
+)
+def test_top_level_resource_of_a_child(text: str, top: str) -> None:
+    parsed = parse_resource_id(text).top_level
+    assert parsed == parse_resource_id(top)

@@ -151,3 +151,15 @@ def test_roles_prints_the_committed_role_definitions() -> None:
         "Microsoft.CognitiveServices/accounts/read",
         "Microsoft.CognitiveServices/accounts/write",
     ]
+    assert roles["reader"]["Actions"] == [
+        "Microsoft.CognitiveServices/accounts/read",
+        "Microsoft.DocumentDB/databaseAccounts/read",
+        "Microsoft.MachineLearningServices/workspaces/read",
+        "Microsoft.Search/searchServices/read",
+        "Microsoft.Storage/storageAccounts/read",
+    ]
+
+
+def test_infra_checks_the_derived_files_are_current() -> None:
+    done = run("infra")
+    assert (done.returncode, done.stderr) == (0, "")  # tests/test_infra.py covers a stale file

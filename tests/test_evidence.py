@@ -17,7 +17,7 @@ import pytest
 from emulator.twin import Twin
 from remediators.arm import credential
 from remediators.classify import classify
-from remediators.evidence import Denial, LogEvidence, denial_query, summarise
+from remediators.evidence import _COSMOS_NOT_REFUSALS, Denial, LogEvidence, alert_query, denial_query, summarise
 from remediators.findings import BreakageKind, Confidence
 from remediators.scope import ScopeRules
 from tests.payloads import COSMOS_GET, MANAGED_RG, SEARCH_GET, STORAGE_GET, example, in_group, with_properties
@@ -381,3 +381,34 @@ def test_settings_are_checked_when_built() -> None:
         LogEvidence(WORKSPACE, credential(None), lookback_minutes=0)
     with pytest.raises(ValueError, match="timeout_seconds"):
         LogEvidence(WORKSPACE, credential(None), timeout_seconds=0)
+
+
+@pytest.mark.parametrize(
+    "resource_type",
+    ["Microsoft.DocumentDB/databaseAccounts", "Microsoft.Search/searchServices", "Microsoft.Storage/storageAccounts"],
+)
+def test_the_alert_query_looks_for_the_refusals_the_evidence_confirms(resource_type: str) -> None:
+    # An alert names a resource, then the evidence is asked about it: both must read the same rows.
+    resource_id = f"/subscriptions/s/resourceGroups/azureml-rg-ws_1/providers/{resource_type}/r"
+    evidence = denial_query(resource_id, resource_type, 60)
+    alert = alert_query(resource_type)
+    assert evidence is not None and alert is not None
+    assert alert[0] == evidence[0]
+    status_stage = evidence[1].splitlines()[-1].removeprefix("| where ")
+    if "Category" not in status_stage:  # Search: the category and status share a stage
+        assert f"| where {status_stage}" in alert[1].splitlines()
+    else:
+        assert any(status_stage in line for line in alert[1].splitlines())
+    assert alert[1].splitlines()[-1] == "| summarize Refused = count() by _ResourceId"
+    assert "ago(" not in alert[1]  # the alert rule's window decides how far back
+
+
+def test_the_cosmos_alert_leaves_out_the_403s_that_are_not_refusals() -> None:
+    alert = alert_query("Microsoft.DocumentDB/databaseAccounts")
+    assert alert is not None
+    listed = alert[1].split("toint(SubStatusCode) in (")[1].split(")")[0]
+    assert {int(code) for code in listed.split(",")} == set(_COSMOS_NOT_REFUSALS)
+
+
+def test_no_alert_for_a_type_without_diagnostic_logs() -> None:
+    assert alert_query("Microsoft.CognitiveServices/accounts") is None

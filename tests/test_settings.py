@@ -51,3 +51,21 @@ def test_service_settings_that_cannot_be_used_name_the_variable(environ: dict[st
 def test_arm_settings_that_cannot_be_used_name_the_variable(environ: dict[str, str], named: str) -> None:
     with pytest.raises(InvalidSettings, match=named):
         arm_options(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "links"),
+    [
+        ({}, ""),  # outside App Service, with nothing configured: no links
+        ({"WEBSITE_HOSTNAME": "func-guard.azurewebsites.net"}, "https://func-guard.azurewebsites.net"),
+        (
+            {
+                "WEBSITE_HOSTNAME": "func-guard.azurewebsites.net",
+                "GUARD_APPROVAL_BASE_URL": "https://guard.contoso.com/",
+            },
+            "https://guard.contoso.com",
+        ),
+    ],
+)
+def test_approval_links_default_to_the_apps_own_address(environ: dict[str, str], links: str) -> None:
+    assert service_options(environ)["approval_base_url"] == links

@@ -350,6 +350,18 @@ def test_log_alert_v2_prefers_the_resource_id_dimensions_over_the_workspace() ->
     assert first_alert.target_ids == second_alert.target_ids == (WORKSPACE,)
 
 
+def test_a_storage_blob_service_dimension_names_its_storage_account() -> None:
+    # StorageBlobLogs rows carry the blob service's id; the guarded resource is the account.
+    payload = fixture("alert-test-log-v2.json")
+    (condition,) = payload["data"]["alertContext"]["condition"]["allOf"]
+    account = f"{TEST_SUBSCRIPTION}/resourcegroups/azureml-rg-ws_1/providers/microsoft.storage/storageaccounts/st1"
+    condition["dimensions"] = [
+        {"name": "_ResourceId", "value": f"{account}/blobservices/default"},
+        {"name": "_ResourceId", "value": account},  # the same account, named directly: one signal
+    ]
+    assert [s.resource_id for s in parse_signals(payload).signals] == [account]
+
+
 def test_activity_log_alert_names_the_caller_and_the_operation() -> None:
     signal = only_signal(fixture("alert-test-activity-log.json"))
     assert signal.resource_id == (

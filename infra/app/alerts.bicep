@@ -1,0 +1,88 @@
+// Diagnostic-log alerts: one log search alert rule per signature (../alerts/*.kql, derived from
+// remediators/evidence.py), split by _ResourceId so each alert names one resource, delivered by an
+// action group to the alerts function (POST /api/alerts, common alert schema). The function then
+// classifies that resource with the same logs as evidence.
+
+param resourceToken string
+param location string
+param tags object
+param logAnalyticsWorkspaceId string
+param functionAppId string
+@description('https://<app>/api/alerts')
+param alertsUrl string
+@minValue(0)
+@maxValue(4)
+param severity int
+@description('How often the rules run and how far back each run looks (ISO 8601). The evidence lookback covers it.')
+param window string = 'PT15M'
+
+var signatures = [
+  { name: 'cosmos-db', resource: 'Cosmos DB accounts', query: loadTextContent('../alerts/cosmos-db.kql') }
+  { name: 'ai-search', resource: 'AI Search services', query: loadTextContent('../alerts/ai-search.kql') }
+  { name: 'storage-account', resource: 'Storage accounts', query: loadTextContent('../alerts/storage-account.kql') }
+]
+
+// Azure Monitor calls the function with its key, which it looks up itself: no key in this file.
+resource toFunction 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: 'ag-guard-${resourceToken}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'fguard'
+    enabled: true
+    azureFunctionReceivers: [
+      {
+        name: 'foundry-guard-alerts'
+        functionAppResourceId: functionAppId
+        functionName: 'alerts'
+        httpTriggerUrl: alertsUrl
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+resource refusals 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for signature in signatures: {
+    name: 'guard-refused-${signature.name}-${resourceToken}'
+    location: location
+    tags: tags
+    kind: 'LogAlert'
+    properties: {
+      displayName: 'Foundry Guard: ${signature.resource} refusing requests'
+      description: 'Requests refused (401/403) by a ${signature.resource} resource: local auth off or a firewall locked. Foundry Guard checks each resource named.'
+      severity: severity
+      enabled: true
+      scopes: [logAnalyticsWorkspaceId]
+      evaluationFrequency: window
+      windowSize: window
+      criteria: {
+        allOf: [
+          {
+            query: signature.query
+            timeAggregation: 'Total'
+            metricMeasureColumn: 'Refused'
+            resourceIdColumn: '_ResourceId'
+            dimensions: [
+              {
+                name: '_ResourceId'
+                operator: 'Include'
+                values: ['*']
+              }
+            ]
+            operator: 'GreaterThan'
+            threshold: 0
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      autoMitigate: true
+      actions: {
+        actionGroups: [toFunction.id]
+      }
+    }
+  }
+]
