@@ -139,7 +139,7 @@ module vault 'app/keyvault.bicep' = {
   }
 }
 
-module function 'app/function.bicep' = {
+module functionApp 'app/function.bicep' = {
   name: 'function'
   scope: group
   params: {
@@ -189,7 +189,7 @@ module events 'app/events.bicep' = {
     tags: tags
     storageAccountName: storage.outputs.name
     deadLetterContainer: storage.outputs.deadLetterContainer
-    functionAppId: function.outputs.id
+    functionAppId: functionApp.outputs.id
     deployEventSubscription: deployEventSubscription
     enableResourceNotifications: enableResourceNotifications
   }
@@ -203,8 +203,8 @@ module alerts 'app/alerts.bicep' = {
     location: location
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
-    functionAppId: function.outputs.id
-    alertsUrl: '${function.outputs.url}/api/alerts'
+    functionAppId: functionApp.outputs.id
+    alertsUrl: '${functionApp.outputs.url}/api/alerts'
     severity: alertSeverity
   }
 }
@@ -225,8 +225,8 @@ module diagnostics 'app/diagnostics.bicep' = [
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = group.name
-output AZURE_FUNCTION_APP_NAME string = function.outputs.name
-output AZURE_FUNCTION_URL string = function.outputs.url
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_URL string = functionApp.outputs.url
 output AZURE_GUARD_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_GUARD_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_NOTIFICATION_TOPIC_ENDPOINT string = notifications.outputs.endpoint

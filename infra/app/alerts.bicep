@@ -62,7 +62,6 @@ resource refusals 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
             query: signature.query
             timeAggregation: 'Total'
             metricMeasureColumn: 'Refused'
-            resourceIdColumn: '_ResourceId'
             dimensions: [
               {
                 name: '_ResourceId'

@@ -20,13 +20,14 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   tags: tags
   // checkov:skip=CKV_AZURE_189: The Function App has no VNet, so it resolves its Key Vault reference over the public endpoint; access is Entra ID with RBAC, and only the service's identity may read secrets.
   // checkov:skip=CKV_AZURE_109: The firewall allows all networks for the same reason as CKV_AZURE_189.
+  // checkov:skip=CKV_AZURE_110: No purge protection: the vault holds one secret that can be set again (the webhook URL), and purge protection would stop azd down --purge and a redeploy under the same name for the retention period.
+  // checkov:skip=CKV_AZURE_42: Soft delete is on (7 days); purge protection is off for the reason given at CKV_AZURE_110.
   properties: {
     tenantId: tenant().tenantId
     sku: { family: 'A', name: 'standard' }
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
-    enablePurgeProtection: true
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Allow'
