@@ -34,6 +34,12 @@ param sweepSubscription bool = true
 @description('Create the Event Grid subscription to the function. Set by the postdeploy hook once the code is deployed.')
 param deployEventSubscription bool = false
 
+@description('Resource id of this subscription\'s existing Microsoft.Resources.Subscriptions system topic, when it has one: Azure allows one per subscription. It needs a system-assigned identity (for dead-lettering). Empty: create one.')
+param existingSubscriptionTopicId string = ''
+
+@description('Resource id of an existing Microsoft.ResourceNotifications.Resources system topic for this subscription, likewise.')
+param existingResourceNotificationsTopicId string = ''
+
 @description('Also subscribe to Azure Resource Notifications (Microsoft.ResourceNotifications.Resources), whose events carry the resource body.')
 param enableResourceNotifications bool = false
 
@@ -192,6 +198,8 @@ module events 'app/events.bicep' = {
     functionAppId: functionApp.outputs.id
     deployEventSubscription: deployEventSubscription
     enableResourceNotifications: enableResourceNotifications
+    existingSubscriptionTopicId: existingSubscriptionTopicId
+    existingResourceNotificationsTopicId: existingResourceNotificationsTopicId
   }
 }
 

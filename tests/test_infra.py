@@ -238,37 +238,41 @@ def test_role_assignment_names_are_idempotent_guids_of_scope_principal_and_role(
 
 def test_event_subscription_lets_through_exactly_the_writes_the_remediators_handle() -> None:
     events = INFRA / "app" / "events.bicep"
-    subscriptions = {
-        name: body(d) for name, d in parsed(events)["resources"].items() if d["type"].endswith("/eventSubscriptions")
-    }
-    writes = subscriptions["resourceWrites"]["properties"]
-    assert writes["filter"]["includedEventTypes"] == ["Microsoft.Resources.ResourceWriteSuccess"]
-    (operation_filter,) = writes["filter"]["advancedFilters"]
-    assert operation_filter["operatorType"] == "StringIn" and operation_filter["key"] == "data.operationName"
-    (source,) = loaded(operation_filter, "load_json_content")
+    modules = {name: body(m)["params"] for name, m in parsed(events)["modules"].items()}
+    writes = modules["resourceWrites"]
+    assert writes["includedEventTypes"] == ["Microsoft.Resources.ResourceWriteSuccess"]
+    assert writes["filterKey"] == "data.operationName"
+    (source,) = loaded(writes["filterValues"], "load_json_content")
     assert load_json(events, source) == write_operations()
     assert set(write_operations()) == {f"{r.resource_type}/write" for r in REMEDIATORS}
     assert set(write_operations()) <= all_actions()  # the service may perform every write it listens for
 
-    changes = subscriptions["resourceChanges"]["properties"]
-    (type_filter,) = changes["filter"]["advancedFilters"]
-    assert type_filter["key"] == "data.resourceInfo.type"
-    assert load_json(events, loaded(type_filter, "load_json_content")[0]) == guarded_types()
+    changes = modules["resourceChanges"]
+    assert changes["includedEventTypes"] == ["Microsoft.ResourceNotifications.Resources.CreatedOrUpdated"]
+    assert changes["filterKey"] == "data.resourceInfo.type"
+    assert load_json(events, loaded(changes["filterValues"], "load_json_content")[0]) == guarded_types()
 
-    for properties in (writes, changes):
-        assert (
-            properties["retryPolicy"] == "retries" and properties["deadLetterWithResourceIdentity"] == "deadLettering"
-        )
-    variables = parsed(events)["variables"]
-    assert variables["functionEndpoint"]["value"]["endpointType"] == "AzureFunction"
-    assert variables["deadLettering"]["value"]["deadLetterDestination"]["endpointType"] == "StorageBlob"
-    assert variables["deadLettering"]["value"]["identity"] == {"type": "SystemAssigned"}
+    # Both subscriptions are this one declaration: StringIn on the key, retries, dead-lettering.
+    assert {m["detail"]["path"] for m in parsed(events)["modules"].values()} == {"event-subscription.bicep"}
+    subscription = body(parsed(INFRA / "app" / "event-subscription.bicep")["resources"]["toFunction"])["properties"]
+    (advanced,) = subscription["filter"]["advancedFilters"]
+    assert advanced == {"operatorType": "StringIn", "key": "filterKey", "values": "filterValues"}
+    assert subscription["destination"]["endpointType"] == "AzureFunction"
+    assert subscription["retryPolicy"] == {
+        "maxDeliveryAttempts": "maxDeliveryAttempts",
+        "eventTimeToLiveInMinutes": "eventTimeToLiveInMinutes",
+    }
+    dead_letter = subscription["deadLetterWithResourceIdentity"]
+    assert dead_letter["identity"] == {"type": "SystemAssigned"}
+    assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
 
 
 def test_functions_the_infrastructure_calls_exist() -> None:
     names = set(re.findall(r'@app\.function_name\("(\w+)"\)', (ROOT / "function_app.py").read_text(encoding="utf-8")))
-    endpoint = parsed(INFRA / "app" / "events.bicep")["variables"]["functionEndpoint"]["value"]
-    assert endpoint["properties"]["resourceId"].endswith("/functions/on_resource_event")
+    subscription = body(parsed(INFRA / "app" / "event-subscription.bicep")["resources"]["toFunction"])
+    assert subscription["properties"]["destination"]["properties"]["resourceId"].endswith(
+        "/functions/on_resource_event"
+    )
     assert "on_resource_event" in names
     (group,) = [body(d) for _, _, d in resources("Microsoft.Insights/actionGroups")]
     (receiver,) = group["properties"]["azureFunctionReceivers"]
@@ -443,7 +447,9 @@ def test_secure_parameters_are_never_outputs_or_plain_settings() -> None:
         for name in secure:
             assert name not in json.dumps(document.get("outputs", {})), f"{path.name} outputs {name}"
         for name in document["parameters"]:
-            if re.search(r"(?i)(secret|password|key|webhook)", name) and not name.endswith(("Uri", "Id")):
+            if re.search(
+                r"(?i)(secret|password|webhook|(api|account|access|shared)key|(access|sas)token)", name
+            ) and not name.endswith(("Uri", "Id")):
                 assert name in secure, f"{path.name}: {name} holds a secret and is not @secure()"
     teams = app_settings()["GUARD_NOTIFY_TEAMS_WEBHOOK_URL"]
     assert "@Microsoft.KeyVault(SecretUri=" in json.dumps(teams)

@@ -1,12 +1,13 @@
 // Event Grid: the subscription's resource-write events to the on_resource_event function.
 //
-// The system topic on the Azure subscription exists from the first provision; the event
-// subscription only once the code is deployed (deployEventSubscription, set by azure.yaml's
-// postdeploy hook), since Event Grid checks that the function exists. The filter lets through only
-// ResourceWriteSuccess events of the write operations a remediator handles
-// (../events/operations.json, derived from the code), so the function is not woken for the rest
-// of the subscription's writes. Undeliverable events go to a blob container, written with the
-// topic's own identity (no key).
+// The system topic on the Azure subscription is created here, unless the subscription already has
+// one (Azure allows one system topic per source): then name it in existingSubscriptionTopicId and
+// the event subscription goes on it, in its own group. The event subscription is created only once
+// the code is deployed (deployEventSubscription, set by azure.yaml's postdeploy hook), since Event
+// Grid checks that the function exists. The filter lets through only ResourceWriteSuccess events of
+// the write operations a remediator handles (../events/operations.json, derived from the code), so
+// the function is not woken for the rest of the subscription's writes. Undeliverable events go to a
+// blob container, written with the topic's own system-assigned identity (no key).
 
 param resourceToken string
 param tags object
@@ -15,34 +16,22 @@ param deadLetterContainer string
 param functionAppId string
 param deployEventSubscription bool
 param enableResourceNotifications bool
+@description('Resource id of the subscription\'s existing Microsoft.Resources.Subscriptions system topic, if it has one (it needs a system-assigned identity). Empty: create one.')
+param existingSubscriptionTopicId string = ''
+@description('The same for a Microsoft.ResourceNotifications.Resources system topic.')
+param existingResourceNotificationsTopicId string = ''
 @description('Delivery attempts before an event is dead-lettered; Event Grid backs off between them.')
 param maxDeliveryAttempts int = 30
 @description('Minutes an event is retried before it is dead-lettered (Event Grid\'s maximum, 24 hours).')
 param eventTimeToLiveInMinutes int = 1440
 
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-var functionEndpoint = {
-  endpointType: 'AzureFunction'
-  properties: {
-    resourceId: '${functionAppId}/functions/on_resource_event'
-    maxEventsPerBatch: 1
-    preferredBatchSizeInKilobytes: 64
-  }
-}
-var deadLettering = {
-  identity: { type: 'SystemAssigned' }
-  deadLetterDestination: {
-    endpointType: 'StorageBlob'
-    properties: {
-      resourceId: storage.id
-      blobContainerName: deadLetterContainer
-    }
-  }
-}
-var retries = {
-  maxDeliveryAttempts: maxDeliveryAttempts
-  eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
-}
+var createSubscriptionTopic = empty(existingSubscriptionTopicId)
+var createNotificationsTopic = enableResourceNotifications && empty(existingResourceNotificationsTopicId)
+var subscriptionTopicName = createSubscriptionTopic ? 'evgst-guard-${resourceToken}' : last(split(existingSubscriptionTopicId, '/'))
+var subscriptionTopicGroup = createSubscriptionTopic ? resourceGroup().name : split(existingSubscriptionTopicId, '/')[4]
+var notificationsTopicName = createNotificationsTopic ? 'evgst-guard-arn-${resourceToken}' : last(split(existingResourceNotificationsTopicId, '/'))
+var notificationsTopicGroup = createNotificationsTopic ? resourceGroup().name : split(existingResourceNotificationsTopicId, '/')[4]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -56,8 +45,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   }
 }
 
-resource subscriptionTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
-  name: 'evgst-guard-${resourceToken}'
+resource subscriptionTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (createSubscriptionTopic) {
+  name: subscriptionTopicName
   location: 'global'
   tags: tags
   identity: { type: 'SystemAssigned' }
@@ -67,31 +56,27 @@ resource subscriptionTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   }
 }
 
-resource resourceWrites 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (deployEventSubscription) {
-  parent: subscriptionTopic
-  name: 'foundry-guard'
-  properties: {
-    destination: functionEndpoint
-    eventDeliverySchema: 'EventGridSchema'
-    filter: {
-      includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess']
-      advancedFilters: [
-        {
-          operatorType: 'StringIn'
-          key: 'data.operationName'
-          values: loadJsonContent('../events/operations.json')
-        }
-      ]
-    }
-    retryPolicy: retries
-    deadLetterWithResourceIdentity: deadLettering
+module resourceWrites 'event-subscription.bicep' = if (deployEventSubscription) {
+  name: 'guard-resource-writes'
+  scope: resourceGroup(subscriptionTopicGroup)
+  dependsOn: [subscriptionTopic]
+  params: {
+    topicName: subscriptionTopicName
+    functionAppId: functionAppId
+    includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess']
+    filterKey: 'data.operationName'
+    filterValues: loadJsonContent('../events/operations.json')
+    deadLetterStorageAccountId: storage.id
+    deadLetterContainer: deadLetterContainer
+    maxDeliveryAttempts: maxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
 }
 
 // Azure Resource Notifications: events that carry the resource's properties, so no GET is needed to
 // classify them. Optional, alongside the subscription topic.
-resource notificationsTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (enableResourceNotifications) {
-  name: 'evgst-guard-arn-${resourceToken}'
+resource notificationsTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (createNotificationsTopic) {
+  name: notificationsTopicName
   location: 'global'
   tags: tags
   identity: { type: 'SystemAssigned' }
@@ -101,48 +86,42 @@ resource notificationsTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (
   }
 }
 
-resource resourceChanges 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (enableResourceNotifications && deployEventSubscription) {
-  parent: notificationsTopic
-  name: 'foundry-guard'
-  properties: {
-    destination: functionEndpoint
-    eventDeliverySchema: 'EventGridSchema'
-    filter: {
-      includedEventTypes: ['Microsoft.ResourceNotifications.Resources.CreatedOrUpdated']
-      advancedFilters: [
-        {
-          operatorType: 'StringIn'
-          key: 'data.resourceInfo.type'
-          values: loadJsonContent('../events/resource-types.json')
-        }
-      ]
-    }
-    retryPolicy: retries
-    deadLetterWithResourceIdentity: deadLettering
+module resourceChanges 'event-subscription.bicep' = if (enableResourceNotifications && deployEventSubscription) {
+  name: 'guard-resource-changes'
+  scope: resourceGroup(notificationsTopicGroup)
+  dependsOn: [notificationsTopic]
+  params: {
+    topicName: notificationsTopicName
+    functionAppId: functionAppId
+    includedEventTypes: ['Microsoft.ResourceNotifications.Resources.CreatedOrUpdated']
+    filterKey: 'data.resourceInfo.type'
+    filterValues: loadJsonContent('../events/resource-types.json')
+    deadLetterStorageAccountId: storage.id
+    deadLetterContainer: deadLetterContainer
+    maxDeliveryAttempts: maxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
 }
 
 // Each topic's identity may write blobs in the dead-letter container, nowhere else.
-resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage::blobs::deadLetters.id, subscriptionTopic.id, storageBlobDataContributor)
+resource writesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (deployEventSubscription) {
+  name: guid(storage::blobs::deadLetters.id, subscriptionTopicName, storageBlobDataContributor)
   scope: storage::blobs::deadLetters
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
-    principalId: subscriptionTopic.identity.principalId
+    principalId: resourceWrites.outputs.topicPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Event Grid dead-letters undeliverable resource events for Foundry Guard.'
   }
 }
 
-resource notificationsDeadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableResourceNotifications) {
-  name: guid(storage::blobs::deadLetters.id, notificationsTopic.id, storageBlobDataContributor)
+resource changesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableResourceNotifications && deployEventSubscription) {
+  name: guid(storage::blobs::deadLetters.id, notificationsTopicName, storageBlobDataContributor)
   scope: storage::blobs::deadLetters
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
-    principalId: notificationsTopic.identity.principalId
+    principalId: resourceChanges.outputs.topicPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Event Grid dead-letters undeliverable resource notifications for Foundry Guard.'
   }
 }
-
-output subscriptionTopicId string = subscriptionTopic.id
