@@ -2,9 +2,10 @@
 //
 // The resource group holds the service (Function App, its storage, monitoring, Key Vault, Event Grid
 // topics, alerts). Access to the guarded resources is granted elsewhere, in rbac.bicep, only on the
-// scopes named by the parameters below. The event subscription that feeds the function is created
-// by a second provision once the code is deployed (azure.yaml's postdeploy hook sets
-// DEPLOY_EVENT_SUBSCRIPTION), because its endpoint, the function, must exist first.
+// scopes named by the parameters below. What calls the functions (the Event Grid subscription,
+// the alerts' action group) is created by a second provision once the code is deployed
+// (azure.yaml's postdeploy hook sets FUNCTIONS_DEPLOYED): Event Grid checks that the function
+// exists, and the action group looks up the function's key.
 
 targetScope = 'subscription'
 
@@ -31,8 +32,8 @@ param assignAtSubscription bool = false
 @description('Sweep this subscription on a timer (catches missed events, records AI accounts\' allowlist baselines). Assigns the read-only reader role on the subscription.')
 param sweepSubscription bool = true
 
-@description('Create the Event Grid subscription to the function. Set by the postdeploy hook once the code is deployed.')
-param deployEventSubscription bool = false
+@description('The code is deployed: create what calls its functions (the Event Grid subscription, the alerts\' action group). Set by the postdeploy hook.')
+param functionsDeployed bool = false
 
 @description('Resource id of this subscription\'s existing Microsoft.Resources.Subscriptions system topic, when it has one: Azure allows one per subscription. It needs a system-assigned identity (for dead-lettering). Empty: create one.')
 param existingSubscriptionTopicId string = ''
@@ -196,14 +197,14 @@ module events 'app/events.bicep' = {
     storageAccountName: storage.outputs.name
     deadLetterContainer: storage.outputs.deadLetterContainer
     functionAppId: functionApp.outputs.id
-    deployEventSubscription: deployEventSubscription
+    functionsDeployed: functionsDeployed
     enableResourceNotifications: enableResourceNotifications
     existingSubscriptionTopicId: existingSubscriptionTopicId
     existingResourceNotificationsTopicId: existingResourceNotificationsTopicId
   }
 }
 
-module alerts 'app/alerts.bicep' = {
+module alerts 'app/alerts.bicep' = if (functionsDeployed) {
   name: 'alerts'
   scope: group
   params: {

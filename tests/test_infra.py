@@ -470,9 +470,9 @@ def test_azure_yaml_deploys_the_function_app_and_creates_the_event_subscription_
         script = ROOT / hook[shell]["run"]
         assert script.is_file(), script
         text = script.read_text(encoding="utf-8")
-        assert "DEPLOY_EVENT_SUBSCRIPTION" in text and "azd provision" in text
+        assert "FUNCTIONS_DEPLOYED" in text and "azd provision" in text
     parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
-    assert parameters["deployEventSubscription"]["value"] == "${DEPLOY_EVENT_SUBSCRIPTION=false}"
+    assert parameters["functionsDeployed"]["value"] == "${FUNCTIONS_DEPLOYED=false}"
 
 
 def test_the_package_leaves_out_what_the_function_app_does_not_run() -> None:

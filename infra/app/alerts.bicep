@@ -22,7 +22,9 @@ var signatures = [
   { name: 'storage-account', resource: 'Storage accounts', query: loadTextContent('../alerts/storage-account.kql') }
 ]
 
-// Azure Monitor calls the function with its key, which it looks up itself: no key in this file.
+// Azure Monitor reads the function's key through the Functions API when the receiver is defined
+// (so the function must exist: main.bicep creates this module after the deploy) and calls it with
+// that key: no key in this file. A rotated key needs the receiver defined again (azd provision).
 resource toFunction 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: 'ag-guard-${resourceToken}'
   location: 'global'

@@ -3,7 +3,7 @@
 // The system topic on the Azure subscription is created here, unless the subscription already has
 // one (Azure allows one system topic per source): then name it in existingSubscriptionTopicId and
 // the event subscription goes on it, in its own group. The event subscription is created only once
-// the code is deployed (deployEventSubscription, set by azure.yaml's postdeploy hook), since Event
+// the code is deployed (functionsDeployed, set by azure.yaml's postdeploy hook), since Event
 // Grid checks that the function exists. The filter lets through only ResourceWriteSuccess events of
 // the write operations a remediator handles (../events/operations.json, derived from the code), so
 // the function is not woken for the rest of the subscription's writes. Undeliverable events go to a
@@ -14,7 +14,7 @@ param tags object
 param storageAccountName string
 param deadLetterContainer string
 param functionAppId string
-param deployEventSubscription bool
+param functionsDeployed bool
 param enableResourceNotifications bool
 @description('Resource id of the subscription\'s existing Microsoft.Resources.Subscriptions system topic, if it has one (it needs a system-assigned identity). Empty: create one.')
 param existingSubscriptionTopicId string = ''
@@ -56,7 +56,7 @@ resource subscriptionTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (c
   }
 }
 
-module resourceWrites 'event-subscription.bicep' = if (deployEventSubscription) {
+module resourceWrites 'event-subscription.bicep' = if (functionsDeployed) {
   name: 'guard-resource-writes'
   scope: resourceGroup(subscriptionTopicGroup)
   dependsOn: [subscriptionTopic]
@@ -86,7 +86,7 @@ resource notificationsTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = if (
   }
 }
 
-module resourceChanges 'event-subscription.bicep' = if (enableResourceNotifications && deployEventSubscription) {
+module resourceChanges 'event-subscription.bicep' = if (enableResourceNotifications && functionsDeployed) {
   name: 'guard-resource-changes'
   scope: resourceGroup(notificationsTopicGroup)
   dependsOn: [notificationsTopic]
@@ -104,7 +104,7 @@ module resourceChanges 'event-subscription.bicep' = if (enableResourceNotificati
 }
 
 // Each topic's identity may write blobs in the dead-letter container, nowhere else.
-resource writesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (deployEventSubscription) {
+resource writesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (functionsDeployed) {
   name: guid(storage::blobs::deadLetters.id, subscriptionTopicName, storageBlobDataContributor)
   scope: storage::blobs::deadLetters
   properties: {
@@ -115,7 +115,7 @@ resource writesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-resource changesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableResourceNotifications && deployEventSubscription) {
+resource changesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableResourceNotifications && functionsDeployed) {
   name: guid(storage::blobs::deadLetters.id, notificationsTopicName, storageBlobDataContributor)
   scope: storage::blobs::deadLetters
   properties: {
