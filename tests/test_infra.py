@@ -130,6 +130,19 @@ def _nullable(declaration: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_every_module_output_used_is_declared_and_every_parameter_is_used(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    modules = parsed(path).get("modules", {})
+    for module, output in set(re.findall(r"\b(\w+)\.outputs\.(\w+)", text)):
+        assert module in modules, f"{path.name}: {module} is not a module"
+        declared = parsed(path.parent / modules[module]["detail"]["path"]).get("outputs", {})
+        assert output in declared, f"{path.name}: module {module} has no output {output}"
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("//", "param ", "@")))
+    for name in parsed(path)["parameters"]:
+        assert re.search(rf"\b{name}\b", code), f"{path.name}: parameter {name} is never used"
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
 def test_every_loaded_file_exists(path: Path) -> None:
     for function in ("load_json_content", "load_text_content"):
         for relative in loaded(parsed(path), function):
