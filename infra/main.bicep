@@ -114,7 +114,7 @@ module storage 'app/storage.bicep' = {
   name: 'storage'
   scope: group
   params: {
-    name: 'stguard${resourceToken}'
+    resourceToken: resourceToken
     location: location
     tags: tags
     principalId: identity.outputs.principalId

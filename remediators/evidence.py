@@ -105,12 +105,19 @@ class Denial:
         return f"{self.table}: {requests} refused {self.status}, {self.detail}; last seen {last_seen}"
 
 
+def _status_in(column: str) -> str:
+    # The codes are numbers, quoted as text: see the module doc for why statuses compare as text.
+    codes = ", ".join(f'"{code}"' for code in REFUSED)
+    return f"tostring({column}) in ({codes})"
+
+
 @dataclass(frozen=True)
 class _Signature:
     table: str
     status_column: str
     where: Callable[[str], list[str]]  # resource id -> the `where` stages naming it and the refusals
     group: Callable[[Mapping[str, Any], int], str | None]  # row, status -> detail, or None: not a refusal
+    anywhere: tuple[str, ...]  # the `where` stages finding refusals by any resource of the type (alerts)
 
 
 def _cosmos_where(resource_id: str) -> list[str]:
@@ -165,9 +172,31 @@ def _storage_group(row: Mapping[str, Any], status: int) -> str | None:
 
 
 _SIGNATURES = {
-    COSMOS_DB.casefold(): _Signature("CDBDataPlaneRequests", "StatusCode", _cosmos_where, _cosmos_group),
-    SEARCH.casefold(): _Signature("AzureDiagnostics", "ResultSignature", _search_where, _search_group),
-    STORAGE.casefold(): _Signature("StorageBlobLogs", "StatusCode", _storage_where, _storage_group),
+    COSMOS_DB.casefold(): _Signature(
+        "CDBDataPlaneRequests",
+        "StatusCode",
+        _cosmos_where,
+        _cosmos_group,
+        anywhere=(
+            _status_in("StatusCode"),
+            # the 403s _cosmos_group leaves out: quotas and failover redirects, not refusals
+            f'not(tostring(StatusCode) == "403" and toint(SubStatusCode) in '
+            f"({', '.join(str(code) for code in sorted(_COSMOS_NOT_REFUSALS))}))",
+        ),
+    ),
+    SEARCH.casefold(): _Signature(
+        "AzureDiagnostics",
+        "ResultSignature",
+        _search_where,
+        _search_group,
+        anywhere=(
+            f'ResourceProvider =~ "{SEARCH.split("/")[0]}"',  # AzureDiagnostics holds every service's logs
+            f'Category == "OperationLogs" and {_status_in("ResultSignature")}',
+        ),
+    ),
+    STORAGE.casefold(): _Signature(
+        "StorageBlobLogs", "StatusCode", _storage_where, _storage_group, anywhere=(_status_in("StatusCode"),)
+    ),
 }
 
 
@@ -196,24 +225,11 @@ def alert_query(resource_type: str) -> tuple[str, str] | None:
     account's rows name its ``blobServices/default``, which the alert parser lifts to the account.
     ``infra/alerts/*.kql`` are this output, committed, and the Bicep loads them.
     """
-    stages = {
-        COSMOS_DB.casefold(): [
-            _status_in("StatusCode"),
-            # 403s that are quotas or failover redirects, not refusals (see _COSMOS_NOT_REFUSALS)
-            f'not(tostring(StatusCode) == "403" and toint(SubStatusCode) in '
-            f"({', '.join(str(code) for code in sorted(_COSMOS_NOT_REFUSALS))}))",
-        ],
-        SEARCH.casefold(): [
-            f'ResourceProvider =~ "{SEARCH.split("/")[0]}"',
-            f'Category == "OperationLogs" and {_status_in("ResultSignature")}',
-        ],
-        STORAGE.casefold(): [_status_in("StatusCode")],
-    }.get(resource_type.casefold())
-    if stages is None:
+    signature = _SIGNATURES.get(resource_type.casefold())
+    if signature is None:
         return None
-    table = _SIGNATURES[resource_type.casefold()].table
-    lines = [table, *(f"| where {stage}" for stage in stages), "| summarize Refused = count() by _ResourceId"]
-    return table, "\n".join(lines)
+    stages = [*(f"| where {stage}" for stage in signature.anywhere), "| summarize Refused = count() by _ResourceId"]
+    return signature.table, "\n".join([signature.table, *stages])
 
 
 def kql_string(text: str) -> str:
@@ -347,10 +363,6 @@ def audience_for(endpoint: str) -> str:
     if host.startswith("api.loganalytics."):
         return f"https://{host}"
     return PUBLIC_AUDIENCE
-
-
-def _status_in(column: str) -> str:
-    return f"tostring({column}) in ({', '.join(kql_string(str(code)) for code in REFUSED)})"
 
 
 def _as_int(value: Any) -> int | None:

@@ -39,9 +39,9 @@ def role_definitions() -> dict[str, dict[str, Any]]:
     for population in Guarded:
         remediators = [r for r in REMEDIATORS if r.guards is population]
         actions = {a for r in remediators for a in r.arm_actions}
-        roles[str(population)] = _role(str(population), actions, [r.resource_type for r in remediators], "update")
-    reads = {a for r in REMEDIATORS for a in r.arm_actions if a.casefold().endswith("/read")} | set(SERVICE_READS)
-    roles[READER] = _role(READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE], None)
+        roles[str(population)] = _role(str(population), actions, [r.resource_type for r in remediators], updates=True)
+    reads = {a for a in all_actions() if a.casefold().endswith("/read")}
+    roles[READER] = _role(READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE], updates=False)
     return roles
 
 
@@ -50,9 +50,9 @@ def all_actions() -> set[str]:
     return {a for r in REMEDIATORS for a in r.arm_actions} | set(SERVICE_READS)
 
 
-def _role(key: str, actions: set[str], types: list[str], verb: str | None) -> dict[str, Any]:
+def _role(key: str, actions: set[str], types: list[str], *, updates: bool) -> dict[str, Any]:
     listed = ", ".join(sorted(set(types), key=str.casefold))
-    what = f"Read and update {listed}" if verb else f"Read {listed}"
+    what = f"Read and update {listed}" if updates else f"Read {listed}"
     return {
         "Name": ROLE_NAMES[key],
         "IsCustom": True,

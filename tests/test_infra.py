@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -509,6 +510,9 @@ def checkov_report(directory: Path = INFRA) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=300,
+        # checkov resolves Bicep identifiers through sets, so a name two resources share could be
+        # read differently from run to run (it once did); one hash seed makes every run the same.
+        env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     report: dict[str, Any] = json.loads(done.stdout)
