@@ -8,7 +8,10 @@
 * Queue ``%GUARD_WORK_QUEUE%`` (on the function app's storage, ``AzureWebJobsStorage``): the work.
 * HTTP (function key): ``POST /api/alerts`` (action groups, common alert schema), ``POST /api/classify``,
   ``POST /api/remediate``, ``GET /api/remediations``, ``POST /api/remediations/{id}/approve`` and
-  ``/reject``, ``GET /api/health``. Errors are JSON problem bodies; never a traceback.
+  ``/reject``, ``GET /api/health``. Errors are JSON problem bodies; never a traceback. All but
+  alerts and health also need a person signed in through App Service authentication holding an
+  app role (``remediators.principal``): ``Remediation.Read`` to read, classify and plan,
+  ``Remediation.Approve`` to approve, reject and apply; 401 or 403 otherwise.
 
 Heavy modules are imported inside the functions that need them, so the host's cold start stays
 short and an event touches only what it needs.
@@ -17,6 +20,7 @@ short and an event touches only what it needs.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,7 @@ import azure.functions as func
 from remediators import arm_json
 from remediators.classify import NotAResource, classify
 from remediators.logcontext import install, log_context
+from remediators.principal import APPROVE, READ, AccessDenied, Principal, authorize, require
 from remediators.settings import InvalidSettings, load_scope_rules
 
 if TYPE_CHECKING:
@@ -124,6 +129,9 @@ def alerts_http(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("classify")
 @app.route(route="classify", methods=["POST"])
 def classify_http(req: func.HttpRequest) -> func.HttpResponse:
+    principal = _signed_in(req, READ)
+    if isinstance(principal, func.HttpResponse):
+        return principal
     try:
         rules = load_scope_rules()
     except InvalidSettings as error:
@@ -146,6 +154,9 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     """``{"resourceId": ..., "action": "plan" | "apply"}``: plan reads and proposes; apply runs the worker."""
     from remediators.signals import Actor, Signal
 
+    principal = _signed_in(req, READ)
+    if isinstance(principal, func.HttpResponse):
+        return principal
     document, problem = _json_body(req)
     if problem is not None:
         return problem
@@ -154,19 +165,24 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     action = document.get("action", "plan")
     if action not in ("plan", "apply"):
         return _problem(400, f"action must be plan or apply, not {action!r}")
+    if action == "apply":
+        try:
+            require(principal, APPROVE)
+        except AccessDenied as error:
+            return _denied(error)
     wired = _wired()
     if isinstance(wired, func.HttpResponse):
         return wired
     resource_id = document["resourceId"]
     if resource_id.casefold().split("/providers/")[-1].startswith("microsoft.machinelearningservices/workspaces/"):
-        return _remediate_workspace(wired, resource_id, action, _caller(req))
+        return _remediate_workspace(wired, resource_id, action, principal.name)
     reason = wired.pipeline.screen(resource_id)
     if reason is not None:
         return _problem(403, f"not guarded: {reason}")
     if action == "plan":
         return _json(wired.pipeline.copy(dry_run=True).remediate(resource_id).to_json(), 200)
-    caller = _caller(req)
-    signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
+    asker = Actor(principal.object_id, None, principal.name, None)
+    signal = Signal(resource_id=resource_id, source="http", actor=asker)
     processed = wired.worker.process(signal)
     if processed.outcome is None:
         body: dict[str, Any] = {"disposition": str(processed.disposition)}
@@ -213,6 +229,9 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
 def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
     from remediators.ledger import Status
 
+    principal = _signed_in(req, READ)
+    if isinstance(principal, func.HttpResponse):
+        return principal
     wired = _wired()
     if isinstance(wired, func.HttpResponse):
         return wired
@@ -252,13 +271,16 @@ def health_http(req: func.HttpRequest) -> func.HttpResponse:
 def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
     from remediators.ledger import Conflict, IllegalTransition
 
+    approver = _signed_in(req, APPROVE)
+    if isinstance(approver, func.HttpResponse):
+        return approver
     wired = _wired()
     if isinstance(wired, func.HttpResponse):
         return wired
     remediation_id = req.route_params.get("remediation_id", "")
-    who = _caller(req)
+    decide = wired.worker.approve if approve else wired.worker.reject
     try:
-        done = wired.worker.approve(remediation_id, who) if approve else wired.worker.reject(remediation_id, who)
+        done = decide(remediation_id, approver)
     except LookupError:
         return _problem(404, f"no remediation {remediation_id!r}")
     except (IllegalTransition, Conflict) as error:
@@ -276,9 +298,23 @@ def _wired() -> Service | func.HttpResponse:
         return _problem(503, f"not configured: {error}")
 
 
-def _caller(req: func.HttpRequest) -> str:
-    # App Service authentication puts the signed-in principal here; a function key alone names nobody.
-    return req.headers.get("X-MS-CLIENT-PRINCIPAL-NAME") or "unknown (function key)"
+def _signed_in(req: func.HttpRequest, role: str) -> Principal | func.HttpResponse:
+    """The person App Service authentication signed in, holding ``role``; else a 401 or 403 problem.
+
+    A function key alone names nobody, and the principal headers are believed only while the
+    platform says authentication is on (``remediators.principal``)."""
+    try:
+        return authorize(req.headers, os.environ, role)
+    except AccessDenied as error:
+        return _denied(error)
+
+
+def _denied(error: AccessDenied) -> func.HttpResponse:
+    log.warning("request refused (%d): %s", error.status, error)
+    response = _problem(error.status, str(error))
+    if error.status == 401:  # RFC 9110 section 15.5.2: a 401 names the scheme that would be accepted
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def _json_body(req: func.HttpRequest) -> tuple[Any, func.HttpResponse | None]:
@@ -297,6 +333,7 @@ def _problem(status: int, detail: str) -> func.HttpResponse:
 
 _TITLES = {
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",

@@ -24,8 +24,9 @@ from typing import Any
 import azure.functions as func
 
 from emulator import azurite
-from emulator.host import drain, grid_event
+from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
+from remediators.principal import APPROVE
 
 SEED = Path(__file__).parent / "seed"
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
@@ -38,6 +39,7 @@ NIGHTLY = {
 }
 ADMIN = {"upn": "admin@contoso.com", "oid": "a3b1c2d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "idtyp": "user"}
 DEVELOPER = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e", "idtyp": "user"}
+ONCALL = {"name": "oncall@contoso.com", "oid": "0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e"}  # holds Remediation.Approve
 
 # (what happened, who, seed file, PATCH properties, api-version), in the order the field saw it.
 STORY = [
@@ -84,6 +86,9 @@ def main() -> int:
             "GUARD_APPROVAL_BASE_URL": "https://guard.contoso.com",
             "GUARD_ARM_POLL_SECONDS": "0.05",
         })  # fmt: skip
+        # The demo plays App Service authentication's part: on Azure the platform sets this when
+        # authentication is on (it always is, as deployed), and only then are approvers believed.
+        os.environ.update(AUTHENTICATION_ON)
         import function_app  # after the settings: it reads them on first use
 
         functions = {str(f.get_function_name()): f.get_user_function() for f in function_app.app.get_functions()}
@@ -168,13 +173,15 @@ def approve(functions: dict[str, Any], remediation_id: str) -> None:
     request = func.HttpRequest(
         "POST",
         f"https://guard.contoso.com/api/{route}",
-        headers={"X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com"},
+        # Playing the platform again: App Service authentication checked the on-call engineer's
+        # Entra ID token and sends the app who they are and their app roles (X-MS-CLIENT-PRINCIPAL).
+        headers=signed_in(ONCALL["oid"], ONCALL["name"], APPROVE),
         route_params={"remediation_id": remediation_id},
         body=b"",
     )
     answer = functions["approve"](request)
     done = json.loads(answer.get_body())
-    print(f"    oncall@contoso.com approves it (POST /api/{route}): HTTP {answer.status_code}, {done['status']}")
+    print(f"    {ONCALL['name']} approves it (POST /api/{route}): HTTP {answer.status_code}, {done['status']}")
 
 
 def who(claims: dict[str, Any]) -> str:

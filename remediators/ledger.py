@@ -77,7 +77,9 @@ class Remediation:
     created_at: str
     updated_at: str
     history: tuple[dict[str, Any], ...] = ()  # [{"status", "at", "by", "note"}]
-    approver: str | None = None
+    approver: str | None = None  # the person who approved or rejected it, by name
+    approver_object_id: str | None = None  # their Entra ID object id
+    approver_role: str | None = None  # the app role they decided with
     error: dict[str, Any] | None = None
     continuation_token: str | None = None
     etag: str | None = field(default=None, compare=False)
@@ -95,6 +97,8 @@ class Remediation:
             "updatedAt": self.updated_at,
             "history": list(self.history),
             "approver": self.approver,
+            "approverObjectId": self.approver_object_id,
+            "approverRole": self.approver_role,
             "error": self.error,
         }
 
@@ -325,6 +329,8 @@ def _entity(remediation: Remediation) -> dict[str, Any]:
         "UpdatedAt": remediation.updated_at,
         "History": json.dumps(list(remediation.history), separators=(",", ":")),
         "Approver": remediation.approver or "",
+        "ApproverObjectId": remediation.approver_object_id or "",
+        "ApproverRole": remediation.approver_role or "",
         "Error": json.dumps(remediation.error, separators=(",", ":")),
         "ContinuationToken": remediation.continuation_token or "",
     }
@@ -343,6 +349,9 @@ def _record(row: Any) -> Remediation:
         updated_at=row["UpdatedAt"],
         history=tuple(json.loads(row["History"])),
         approver=row.get("Approver") or None,
+        # Rows written before approvers were identified by object id and role have neither column.
+        approver_object_id=row.get("ApproverObjectId") or None,
+        approver_role=row.get("ApproverRole") or None,
         error=json.loads(row["Error"]),
         continuation_token=row.get("ContinuationToken") or None,
         etag=row.metadata.get("etag"),

@@ -10,7 +10,8 @@ Around the pipeline it adds what makes a service safe to run under at-least-once
   quarantined instead of fixed again (something, most likely a policy, keeps undoing it);
 * **one open proposal** per resource and set of kinds, however many events point at it;
 * **approvals**: a proposal applies exactly the bytes the person approved, once, however many
-  times it is approved (the ledger's ETags).
+  times it is approved (the ledger's ETags); only a signed-in person holding the
+  ``Remediation.Approve`` app role decides, and the ledger names them (object id, name, role).
 
 Every outcome that changes something, or needs a person, is recorded; a notice follows it.
 """
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 from .ledger import Ledger, Remediation, Status, utc_now
 from .logcontext import set_remediation_id
 from .pipeline import Outcome, Pipeline, State
+from .principal import APPROVE, Principal, require
 
 if TYPE_CHECKING:
     from .signals import Signal
@@ -140,11 +142,13 @@ class Worker:
         self._tell(remediation, outcome)
         return Processed(Disposition.DONE, outcome, remediation)
 
-    def approve(self, remediation_id: str, approver: str) -> Remediation:
-        """Apply a proposal exactly as proposed. Raises ``IllegalTransition`` unless it is proposed,
-        ``Conflict`` when another approval moved it first."""
+    def approve(self, remediation_id: str, approver: Principal) -> Remediation:
+        """Apply a proposal exactly as proposed. Raises ``MissingRole`` unless ``approver`` holds
+        ``Remediation.Approve``, ``IllegalTransition`` unless it is proposed, ``Conflict`` when
+        another approval moved it first."""
+        decided = _decided_by(approver)
         remediation = self._get(remediation_id)
-        approved = self.ledger.move(remediation, Status.APPROVED, by=approver, approver=approver)
+        approved = self.ledger.move(remediation, Status.APPROVED, by=approver.name, **decided)
         applying = self.ledger.move(approved, Status.APPLYING, by=WORKER)
         outcome = self.pipeline.apply_approved(applying.resource_id, dict(applying.plan or {}), applying.kinds)
         final = {
@@ -196,9 +200,11 @@ class Worker:
         self._tell(moved, outcome)
         return moved
 
-    def reject(self, remediation_id: str, approver: str, note: str = "") -> Remediation:
+    def reject(self, remediation_id: str, approver: Principal, note: str = "") -> Remediation:
+        """Close a proposal unapplied; the same rights and errors as :meth:`approve`."""
+        decided = _decided_by(approver)
         remediation = self._get(remediation_id)
-        rejected = self.ledger.move(remediation, Status.REJECTED, by=approver, approver=approver, note=note)
+        rejected = self.ledger.move(remediation, Status.REJECTED, by=approver.name, note=note, **decided)
         self._tell(rejected, None)
         return rejected
 
@@ -234,6 +240,12 @@ class Worker:
             self.notify(remediation, outcome)
         except Exception:  # a notification never blocks or undoes a fix; the notifier records its failures
             log.exception("notification for remediation %s failed", remediation.id)
+
+
+def _decided_by(approver: Principal) -> dict[str, str]:
+    """The ledger fields naming who decided; checked here too, so no caller of the worker can skip the role."""
+    role = require(approver, APPROVE)
+    return {"approver": approver.name, "approver_object_id": approver.object_id, "approver_role": role}
 
 
 def _kinds(findings: Collection[object]) -> list[str]:

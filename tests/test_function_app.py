@@ -8,13 +8,23 @@ import azure.functions as func
 import pytest
 
 import function_app
+from emulator.host import AUTHENTICATION_ON, signed_in
+from remediators.principal import READ
 from tests.payloads import SEARCH_DISABLE_LOCAL_AUTH, example
 
 FUNCTIONS = {f.get_function_name(): f for f in function_app.app.get_functions()}  # get_functions() once only
+READER = signed_in("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "analyst@contoso.com", READ)
 
 
-def call(body: bytes, **params: str) -> func.HttpResponse:
-    request = func.HttpRequest("POST", "/api/classify", headers={}, params=params, body=body)
+@pytest.fixture(autouse=True)
+def authentication_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """App Service authentication is on, as the deployment configures it (the platform sets this)."""
+    for name, value in AUTHENTICATION_ON.items():
+        monkeypatch.setenv(name, value)
+
+
+def call(body: bytes, headers: dict[str, str] = READER, **params: str) -> func.HttpResponse:
+    request = func.HttpRequest("POST", "/api/classify", headers=headers, params=params, body=body)
     return FUNCTIONS["classify"].get_user_function()(request)
 
 
@@ -67,3 +77,24 @@ def test_invalid_configuration_is_a_500_not_a_crash(monkeypatch: pytest.MonkeyPa
     response = call(b"{}")
     assert response.status_code == 500
     assert "GUARD_EXCLUDE_SCOPES" in json.loads(response.get_body())["error"]
+
+
+def test_classify_needs_a_signed_in_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = json.dumps(example(SEARCH_DISABLE_LOCAL_AUTH)).encode()
+    anonymous = call(body, headers={})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert anonymous.mimetype == "application/problem+json"
+    assert json.loads(anonymous.get_body())["title"] == "Unauthorized"
+    guest = call(body, headers=signed_in("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "guest@contoso.com"))
+    assert guest.status_code == 403
+    assert "does not hold the app role Remediation.Read" in json.loads(guest.get_body())["detail"]
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED")
+    assert call(body).status_code == 401  # the same reader's headers, but nothing vouches for them
+
+
+@pytest.mark.parametrize("value", ["%%%", "eyJ9", "W10=", "e30=", "A" * 100_000])
+def test_a_malformed_principal_header_is_a_401_never_a_500(value: str) -> None:
+    response = call(b"{}", headers={"X-MS-CLIENT-PRINCIPAL": value})
+    assert response.status_code == 401
+    assert json.loads(response.get_body())["status"] == 401

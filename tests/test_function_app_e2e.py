@@ -13,13 +13,17 @@ import pytest
 
 import function_app
 from emulator import azurite
-from emulator.host import drain, grid_event
+from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
 from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group
+from remediators.principal import APPROVE, READ
 from tests.test_function_app import FUNCTIONS
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, patches
 
 ADMIN = {"upn": "admin@contoso.com", "oid": "11111111-2222-3333-4444-555555555555", "idtyp": "user"}
+ONCALL_OID = "0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e"
+# What App Service authentication sends for the on-call engineer, who holds the approver role.
+ONCALL = signed_in(ONCALL_OID, "oncall@contoso.com", APPROVE)
 
 
 @pytest.fixture
@@ -37,6 +41,8 @@ def twin(monkeypatch: pytest.MonkeyPatch, storage: azurite.Azurite) -> Iterator[
         monkeypatch.setenv("GUARD_WORK_QUEUE", f"work-{secrets.token_hex(4)}")
         monkeypatch.setenv("GUARD_IDENTITY_OBJECT_ID", running.identity.object_id)
         monkeypatch.setenv("GUARD_ARM_POLL_SECONDS", "0")
+        for name, value in AUTHENTICATION_ON.items():  # as deployed: App Service authentication is on
+            monkeypatch.setenv(name, value)
         monkeypatch.setattr(function_app, "_service", None)  # a fresh wiring per test
         yield running
 
@@ -60,12 +66,14 @@ def drain_queue() -> int:
     return drain(function_app.service().queue, FUNCTIONS["remediate_from_queue"].get_user_function())
 
 
-def http(method: str, route: str, body: Any = None, **params: str) -> func.HttpResponse:
+def http(
+    method: str, route: str, body: Any = None, headers: dict[str, str] = ONCALL, **params: str
+) -> func.HttpResponse:
     payload = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
     request = func.HttpRequest(
         method,
         f"/api/{route}",
-        headers={"X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com"},
+        headers=headers,
         params=params,
         body=payload,
         route_params=_route_params(route),
@@ -119,10 +127,60 @@ def test_a_proposal_is_approved_over_http_once(twin: Twin) -> None:
     assert approved.status_code == 200, approved.get_body()
     done = json.loads(approved.get_body())
     assert (done["status"], done["approver"]) == ("verified", "oncall@contoso.com")
+    assert (done["approverObjectId"], done["approverRole"]) == (ONCALL_OID, APPROVE)
+    assert done["history"][1] == {**done["history"][1], "status": "approved", "by": "oncall@contoso.com"}
+    [stored] = json.loads(http("GET", "remediations").get_body())["value"]  # as the ledger recorded it
+    assert (stored["approver"], stored["approverObjectId"], stored["approverRole"]) == (
+        "oncall@contoso.com",
+        ONCALL_OID,
+        APPROVE,
+    )
     again = http("POST", f"remediations/{proposal['id']}/approve")
     assert again.status_code == 409
     assert json.loads(again.get_body())["title"] == "Conflict"
     assert len([p for p in twin.requests("PATCH") if (p.caller or {}).get("oid") == twin.identity.object_id]) == 1
+
+
+def test_a_forged_missing_or_unentitled_principal_cannot_approve_reject_or_apply(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = {"upn": "dev@contoso.com", "oid": "b4c2d3e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"}
+    event = someone_writes(twin, OPENAI, {"restrictOutboundNetworkAccess": False}, dev, "2025-09-01")
+    call("on_resource_event", grid_event(event))
+    assert drain_queue() == 1
+    [proposal] = json.loads(http("GET", "remediations", status="proposed").get_body())["value"]
+    reader = signed_in("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "analyst@contoso.com", READ)
+    forged_name = signed_in(ONCALL_OID, "oncall@contoso.com\nINFO approved by security@contoso.com", APPROVE)
+    refusals = {
+        "no principal": ({}, 401),
+        "the readable name alone": ({"X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com"}, 401),
+        "a newline in the name": (forged_name, 401),
+        "not base64": ({"X-MS-CLIENT-PRINCIPAL": "eyJhdXRoX3R5cCI6"}, 401),
+        "a reader": (reader, 403),
+    }
+    decisions = [f"remediations/{proposal['id']}/approve", f"remediations/{proposal['id']}/reject"]
+    apply = {"resourceId": OPENAI["id"], "action": "apply"}
+    for why, (headers, status) in refusals.items():
+        for route in decisions:
+            answer = http("POST", route, headers=headers)
+            assert (answer.status_code, json.loads(answer.get_body())["status"]) == (status, status), (why, route)
+        assert http("POST", "remediate", apply, headers=headers).status_code == status, why
+    # The reader may still read and plan.
+    assert http("GET", "remediations", headers=reader).status_code == 200
+    planned = http("POST", "remediate", {"resourceId": OPENAI["id"], "action": "plan"}, headers=reader)
+    assert json.loads(planned.get_body())["state"] == "proposed"
+    # With App Service authentication off, even the on-call engineer's headers are anyone's to send.
+    monkeypatch.delenv("WEBSITE_AUTH_ENABLED")
+    for route in decisions:
+        answer = http("POST", route)
+        assert answer.status_code == 401
+        assert "App Service authentication is not enabled" in json.loads(answer.get_body())["detail"]
+    assert http("GET", "remediations").status_code == 401
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    [still] = json.loads(http("GET", "remediations").get_body())["value"]
+    assert (still["id"], still["status"], still["approver"]) == (proposal["id"], "proposed", None)
+    assert [h["status"] for h in still["history"]] == ["proposed"]
+    assert [p for p in twin.requests("PATCH") if (p.caller or {}).get("oid") == twin.identity.object_id] == []
 
 
 def test_manual_plan_and_apply(twin: Twin) -> None:
@@ -132,6 +190,7 @@ def test_manual_plan_and_apply(twin: Twin) -> None:
     applied = json.loads(http("POST", "remediate", {"resourceId": SEARCH["id"], "action": "apply"}).get_body())
     assert applied["state"] == "verified"
     assert applied["remediation"]["trigger"]["actor"]["name"] == "oncall@contoso.com"
+    assert applied["remediation"]["trigger"]["actor"]["objectId"] == ONCALL_OID
     assert patches(twin) == [b'{"properties":{"publicNetworkAccess":"Enabled"}}']
 
 

@@ -74,6 +74,40 @@ def test_a_remediation_moves_through_its_states_with_history(ledger: Ledger) -> 
     assert [r.id for r in ledger.list(status=Status.VERIFIED)] == [stored.id]
 
 
+def test_the_approver_is_recorded_by_object_id_name_and_role(ledger: Ledger) -> None:
+    approved = ledger.move(
+        create(ledger),
+        Status.APPROVED,
+        by="oncall@contoso.com",
+        approver="oncall@contoso.com",
+        approver_object_id="0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e",
+        approver_role="Remediation.Approve",
+    )
+    stored = ledger.get(approved.id)
+    assert stored is not None
+    assert (stored.approver, stored.approver_object_id, stored.approver_role) == (
+        "oncall@contoso.com",
+        "0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e",
+        "Remediation.Approve",
+    )
+    assert stored.history[-1]["by"] == "oncall@contoso.com"
+    assert stored.to_json()["approverObjectId"] == "0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e"
+    assert stored.to_json()["approverRole"] == "Remediation.Approve"
+
+
+def test_rows_written_before_approvers_had_object_ids_still_read(ledger: Ledger) -> None:
+    from azure.data.tables import UpdateMode
+
+    from remediators.ledger import _entity
+
+    approved = ledger.move(create(ledger), Status.APPROVED, by="oncall", approver="oncall")
+    old = {k: v for k, v in _entity(approved).items() if k not in ("ApproverObjectId", "ApproverRole")}
+    ledger._remediations.update_entity(old, mode=UpdateMode.REPLACE)
+    stored = ledger.get(approved.id)
+    assert stored is not None
+    assert (stored.approver, stored.approver_object_id, stored.approver_role) == ("oncall", None, None)
+
+
 def test_illegal_transitions_are_refused(ledger: Ledger) -> None:
     rejected = ledger.move(create(ledger), Status.REJECTED, by="oncall")
     with pytest.raises(IllegalTransition):

@@ -14,10 +14,14 @@ from emulator.twin import Twin
 from remediators.arm import Arm, credential
 from remediators.ledger import IllegalTransition, Ledger, Remediation, Status
 from remediators.pipeline import Outcome, Pipeline
+from remediators.principal import APPROVE, READ, MissingRole, Principal
 from remediators.scope import ScopeRules
 from remediators.signals import Actor, Signal
 from remediators.worker import Disposition, Worker
 from tests.test_pipeline_twin import COSMOS, OPENAI, SEARCH, break_, patches
+
+APPROVERS = frozenset({APPROVE})
+ONCALL = Principal("0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e", "oncall@contoso.com", APPROVERS)
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +97,20 @@ def test_a_proposal_is_recorded_once_and_applied_exactly_as_approved(
     assert first.plan == {"properties": {"restrictOutboundNetworkAccess": True, "allowedFqdnList": ["microsoft.com"]}}
     assert patches(twin) == []
 
-    done = worker.approve(first.id, "oncall@contoso.com")
+    done = worker.approve(first.id, ONCALL)
     assert done.status is Status.VERIFIED, done.reason
-    assert done.approver == "oncall@contoso.com"
+    assert (done.approver, done.approver_object_id, done.approver_role) == (
+        "oncall@contoso.com",
+        ONCALL.object_id,
+        APPROVE,
+    )
+    assert done.history[1]["by"] == "oncall@contoso.com"
     assert [h["status"] for h in done.history] == ["proposed", "approved", "applying", "verified"]
     assert patches(twin) == [
         b'{"properties":{"restrictOutboundNetworkAccess":true,"allowedFqdnList":["microsoft.com"]}}'
     ]
     with pytest.raises(IllegalTransition):
-        worker.approve(first.id, "someone-else@contoso.com")
+        worker.approve(first.id, Principal("5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a", "someone@contoso.com", APPROVERS))
     assert len(patches(twin)) == 1
     assert [n[0].status for n in notices] == [Status.PROPOSED, Status.VERIFIED]
 
@@ -110,16 +119,32 @@ def test_a_rejected_proposal_is_never_applied(twin: Twin, worker: Worker) -> Non
     resource_id = break_(twin, OPENAI, restrictOutboundNetworkAccess=False)
     proposal = worker.process(signal(resource_id)).remediation
     assert proposal is not None
-    rejected = worker.reject(proposal.id, "security@contoso.com", "the account is being retired")
+    security = Principal("9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "security@contoso.com", APPROVERS)
+    rejected = worker.reject(proposal.id, security, "the account is being retired")
     assert rejected.status is Status.REJECTED
+    assert (rejected.approver, rejected.approver_object_id) == ("security@contoso.com", security.object_id)
     with pytest.raises(IllegalTransition):
-        worker.approve(proposal.id, "oncall@contoso.com")
+        worker.approve(proposal.id, ONCALL)
     assert patches(twin) == []
 
 
 def test_unknown_remediation_ids_are_lookup_errors(worker: Worker) -> None:
     with pytest.raises(LookupError):
-        worker.approve("ab-123-456", "oncall")
+        worker.approve("ab-123-456", ONCALL)
+
+
+def test_only_a_holder_of_the_approver_role_decides(twin: Twin, worker: Worker) -> None:
+    """The HTTP trigger checks the role; the worker checks it again, for any other caller."""
+    resource_id = break_(twin, OPENAI, restrictOutboundNetworkAccess=False)
+    proposal = worker.process(signal(resource_id)).remediation
+    assert proposal is not None
+    reader = Principal("7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "analyst@contoso.com", frozenset({READ}))
+    for decide in (worker.approve, worker.reject):
+        with pytest.raises(MissingRole):
+            decide(proposal.id, reader)
+    stored = worker.ledger.get(proposal.id)
+    assert stored is not None and (stored.status, stored.approver) == (Status.PROPOSED, None)
+    assert patches(twin) == []
 
 
 def test_a_resource_broken_again_and_again_is_quarantined(twin: Twin, worker: Worker, notices: list[Any]) -> None:
