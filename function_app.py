@@ -196,13 +196,14 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller: str) -> func.HttpResponse:
-    """Every guarded resource in the managed resource group the workspace names."""
+    """Every guarded resource in the managed resource group the workspace proves its own
+    (:meth:`remediators.service.Service.for_workspace`); 422 when it proves none."""
     from remediators.arm import ArmError
     from remediators.resource_ids import InvalidResourceId
     from remediators.signals import Actor, Signal
 
     try:
-        group, ids, pipeline, worker = wired.for_workspace(workspace_id)
+        group, ids = wired.for_workspace(workspace_id)
     except LookupError as error:
         return _problem(404, str(error))
     except (ValueError, InvalidResourceId) as error:
@@ -212,10 +213,10 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
     results = []
     for resource_id in ids:
         if action == "plan":
-            results.append(pipeline.copy(dry_run=True).remediate(resource_id).to_json())
+            results.append(wired.pipeline.copy(dry_run=True).remediate(resource_id).to_json())
             continue
         signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
-        processed = worker.process(signal)
+        processed = wired.worker.process(signal)
         result: dict[str, Any] = processed.outcome.to_json() if processed.outcome else {"resourceId": resource_id}
         result["disposition"] = str(processed.disposition)
         if processed.remediation is not None:

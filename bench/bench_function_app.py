@@ -36,7 +36,7 @@ import azure.functions as func  # noqa: E402
 from emulator import azurite  # noqa: E402
 from emulator.host import drain  # noqa: E402
 from emulator.twin import Twin  # noqa: E402
-from tests.payloads import COSMOS_GET, MANAGED_RG, example, in_group  # noqa: E402
+from tests.payloads import COSMOS_GET, MANAGED_RG, example, in_group, proving_workspaces  # noqa: E402
 
 
 def cold_start(c7n_python: str | None, runs: int) -> dict[str, Any] | None:
@@ -126,7 +126,7 @@ def main() -> None:
     deliveries = [(body["id"], f"event-{n}") for n, body in enumerate(resources) for _ in range(5)]
     random.Random(7).shuffle(deliveries)
 
-    with azurite.running() as storage, Twin.start(resources=resources) as twin:
+    with azurite.running() as storage, Twin.start(resources=[*resources, *proving_workspaces(base)]) as twin:
         os.environ.update(twin.environment())
         os.environ.update({
             "GUARD_STORAGE": storage.connection_string,

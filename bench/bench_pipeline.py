@@ -31,7 +31,7 @@ from remediators.arm import Arm, credential  # noqa: E402
 from remediators.baselines import Baseline, InMemoryBaselines  # noqa: E402
 from remediators.pipeline import Pipeline  # noqa: E402
 from remediators.scope import ScopeRules  # noqa: E402
-from tests.payloads import with_properties  # noqa: E402
+from tests.payloads import proving_workspaces, with_properties  # noqa: E402
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, STORAGE  # noqa: E402
 
 LATENCY_MS = 50
@@ -70,7 +70,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     rounds = 2 if parser.parse_args().quick else 10
 
-    with Twin.start(resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS]) as twin:
+    with Twin.start(
+        resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS, *proving_workspaces(COSMOS, SEARCH, STORAGE)]
+    ) as twin:
         os.environ.update(twin.environment())
         timer = TransportTimer()
         baselines = InMemoryBaselines()

@@ -7,7 +7,8 @@ Table Storage (a real Azurite). Then automation and well-meaning people break th
 produces the event ARM's subscription topic would send; each goes to the function app's Event
 Grid trigger, which queues it; the queue trigger runs the worker (real azure-mgmt clients, real
 HTTPS, a managed-identity token from the twin); on-call gets a Teams card; the last change needs a
-person, who approves it through the HTTP API. Nothing is left running.
+person, who approves it through the HTTP API. A group named like a managed one, that no
+workspace names, is reported and left alone: a name proves nothing. Nothing is left running.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ STORY = [
      {"disableLocalAuth": True}, "2026-03-15"),
     ("The developer adds an endpoint to the OpenAI account's allowlist", DEVELOPER, "openai",
      {"restrictOutboundNetworkAccess": True, "allowedFqdnList": ["microsoft.com", "paste.example.net"]}, "2025-09-01"),
+    ("A team's own Cosmos DB, in a group named like a managed one, gets local auth off", ADMIN, "lookalike-cosmos-db",
+     {"disableLocalAuth": True}, "2026-03-15"),
 ]  # fmt: skip
+# A group named like a workspace's managed group, but no workspace names it: anyone may create one.
+LOOKALIKE_GROUP = "azureml-rg-contoso-ws_0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 
 FINAL = {
     "cosmos-db": ["disableLocalAuth"],
@@ -62,12 +67,14 @@ FINAL = {
     "storage": ["allowSharedKeyAccess"],
     "openai": ["restrictOutboundNetworkAccess", "allowedFqdnList"],
     "ordinary-cosmos-db": ["disableLocalAuth"],
+    "lookalike-cosmos-db": ["disableLocalAuth"],
 }
 
 
 def main() -> int:
     started = time.monotonic()
     seed = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(SEED.glob("*.json"))}
+    seed["lookalike-cosmos-db"] = lookalike(seed["ordinary-cosmos-db"])
     arrived: list[dict[str, Any]] = []
     lock = threading.Lock()
 
@@ -75,7 +82,10 @@ def main() -> int:
         with lock:
             arrived.append(event)
 
-    with azurite.running() as storage, Twin.start(SEED, subscribers=[on_event]) as twin:
+    with (
+        azurite.running() as storage,
+        Twin.start(SEED, resources=[seed["lookalike-cosmos-db"]], subscribers=[on_event]) as twin,
+    ):
         os.environ.update(twin.environment())  # the function app's managed identity asks the twin for tokens
         os.environ.update({
             "GUARD_STORAGE": storage.connection_string,
@@ -97,7 +107,11 @@ def main() -> int:
         print("Foundry Guard demo: the field story on the local Azure twin, through the function app")
         print(f"  twin: {twin.arm}  (ARM, managed identity, events, a Teams webhook)")
         print(f"  Azurite: {storage.table_endpoint}  (ledger, baselines, work queue)")
-        print(f"  managed resource group: {seed['cosmos-db']['id'].split('/')[4]}")
+        group = seed["cosmos-db"]["id"].split("/")[4]
+        inventory, _ = wired.pipeline.inventory.lookup(SUBSCRIPTION)
+        proof = inventory.prove(group, wired.pipeline.rules)
+        print(f"  managed resource group: {group}")
+        print(f"    proven by workspace {short(proof.proven_by or '')}: it names the group, customer-managed key")
         functions["sweep"](None)
         drain(wired.queue, functions["remediate_from_queue"])
         recorded = wired.baselines.baseline_for(seed["openai"]["id"])
@@ -142,6 +156,8 @@ def main() -> int:
             shown = ", ".join(f"{key} {json.dumps(properties.get(key))}" for key in keys)
             if name == "ordinary-cosmos-db":
                 shown += "  (the owner's choice: left alone)"
+            if name == "lookalike-cosmos-db":
+                shown += "  (no workspace names its group: left alone)"
             print(f"  {short(seed[name]['id']):<34} {shown}")
         ours = twin.identity.object_id
         calls = [
@@ -164,6 +180,8 @@ def describe(remediation: Any) -> None:
         print(f"    fixed: PATCH {json.dumps(remediation.plan, separators=(',', ':'))}, verified by a fresh read")
     elif remediation.status == "proposed":
         print(f"    proposed for a person: PATCH {json.dumps(remediation.plan, separators=(',', ':'))}")
+    elif remediation.status == "suppressed":
+        print(f"    observed, nothing loosened: {remediation.reason}")
     else:
         print(f"    {remediation.reason}")
 
@@ -182,6 +200,16 @@ def approve(functions: dict[str, Any], remediation_id: str) -> None:
     answer = functions["approve"](request)
     done = json.loads(answer.get_body())
     print(f"    {ONCALL['name']} approves it (POST /api/{route}): HTTP {answer.status_code}, {done['status']}")
+
+
+def lookalike(ordinary: dict[str, Any]) -> dict[str, Any]:
+    """The ordinary Cosmos DB's body, healthy, as another account in ``LOOKALIKE_GROUP``."""
+    body: dict[str, Any] = json.loads(json.dumps(ordinary))
+    segments = body["id"].split("/")
+    segments[4], segments[-1] = LOOKALIKE_GROUP, "team-db"
+    body["id"], body["name"] = "/".join(segments), "team-db"
+    body["properties"]["disableLocalAuth"] = False
+    return body
 
 
 def who(claims: dict[str, Any]) -> str:

@@ -102,6 +102,7 @@ class Arm:
             self._options["per_retry_policies"] = per_retry_policies
         self._retry_total = retry_total
         self._clients: dict[tuple[str, str], Any] = {}
+        self._generic_client: Any = None
         self._lock = threading.Lock()
 
     def read(self, resource_id: ResourceId, sdk: SdkBinding) -> dict[str, Any] | None:
@@ -163,20 +164,71 @@ class Arm:
             items = _call(lambda: list(operations.list_by_resource_group(resource_group)))
         return [str(item.id) for item in items if getattr(item, "id", None)]
 
-    def read_other(self, resource_id: ResourceId, api_version: str, via: SdkBinding) -> dict[str, Any] | None:
-        """A resource no remediator guards (an ML workspace), read raw through ``via``'s client pipeline
-        (its credential, retries and budget). ``None`` when it does not exist."""
-        from azure.core.rest import HttpRequest
-
-        client = self._client(resource_id.subscription, via)
-        request = HttpRequest("GET", f"{self.endpoint}{resource_id.text}", params={"api-version": api_version})
-        response = _call(lambda: client.send_request(request))
+    def read_raw(self, resource_id: ResourceId, api_version: str) -> dict[str, Any] | None:
+        """Any resource's body as ARM sent it (an ML workspace: no remediator guards its type);
+        ``None`` when it does not exist."""
+        response = self._send(f"{self.endpoint}{resource_id.text}", {"api-version": api_version})
         if response.status_code == 404:
             return None
-        if response.status_code != 200:
-            raise ArmError(response.status_code, "HttpResponseError", response.text()[:300])
-        body: dict[str, Any] = response.json()
+        body: dict[str, Any] = _answer(response)
         return body
+
+    def list_raw(self, path: str, api_version: str, *, max_pages: int = 100) -> list[dict[str, Any]]:
+        """Every item of an ARM collection such as ``/subscriptions/{s}/providers/{type}``, all pages.
+
+        A ``nextLink`` is followed only on this endpoint: the bearer token goes with it.
+        """
+        url, params = f"{self.endpoint}{path}", {"api-version": api_version}
+        items: list[dict[str, Any]] = []
+        for _ in range(max_pages):
+            page = _answer(self._send(url, params))
+            items += [item for item in page.get("value") or [] if isinstance(item, dict)]
+            next_link = page.get("nextLink")
+            if not next_link:
+                return items
+            if not isinstance(next_link, str) or not next_link.startswith(f"{self.endpoint}/"):
+                raise ArmError(None, "UnexpectedNextLink", f"ARM's nextLink leaves {self.endpoint}: not followed")
+            url, params = next_link, {}
+        raise ArmError(None, "TooManyPages", f"{path} has more than {max_pages} pages")
+
+    def _send(self, url: str, params: dict[str, str]) -> Any:
+        from azure.core.rest import HttpRequest
+
+        request = HttpRequest("GET", url, params=params)
+        return _call(lambda: self._generic().send_request(request))
+
+    def _generic(self) -> Any:
+        """One ARM pipeline for reads of types no typed client covers: the same credential, audience,
+        budgeted retries and transport options as the typed clients."""
+        with self._lock:
+            if self._generic_client is None:
+                from azure.core.pipeline import policies
+                from azure.core.pipeline.transport import RequestsTransport
+                from azure.mgmt.core import ARMPipelineClient
+                from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+                scopes = self._options.get("credential_scopes", [f"{PUBLIC_CLOUD}/.default"])
+                transport: dict[str, Any] = {}
+                if "connection_verify" in self._options:
+                    transport["connection_verify"] = self._options["connection_verify"]
+                self._generic_client = ARMPipelineClient(
+                    base_url=self.endpoint,
+                    policies=[
+                        policies.RequestIdPolicy(),
+                        policies.HeadersPolicy(),
+                        policies.UserAgentPolicy(sdk_moniker="foundry-guard"),
+                        policies.ProxyPolicy(),
+                        policies.ContentDecodePolicy(),
+                        BudgetedRetryPolicy(retry_total=self._retry_total, timeout=self.budget_seconds),
+                        *self._options.get("per_retry_policies", []),
+                        ARMChallengeAuthenticationPolicy(self._credential, *scopes),
+                        policies.CustomHookPolicy(),
+                        policies.NetworkTraceLoggingPolicy(),
+                        ARMHttpLoggingPolicy(),
+                    ],
+                    transport=RequestsTransport(**transport),
+                )
+            return self._generic_client
 
     def _operations(self, resource_id: ResourceId, sdk: SdkBinding) -> Any:
         return getattr(self._client(resource_id.subscription, sdk), sdk.operations)
@@ -198,12 +250,33 @@ class Arm:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+            if self._generic_client is not None:
+                self._generic_client.close()
+                self._generic_client = None
 
 
 def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
     """``cls=`` hook: keep ARM's JSON as sent, whatever the typed model would make of it."""
     response = pipeline_response.http_response
     return response.json() if response.text() else None
+
+
+def _answer(response: Any) -> dict[str, Any]:
+    """A 200's JSON object, or an :class:`ArmError` with ARM's own code and message."""
+    try:
+        body = response.json() if response.text() else None
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict):
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    raise ArmError(
+        response.status_code,
+        str(code or "HttpResponseError"),
+        " ".join(str(message or response.text()[:300] or response.reason).split()),
+    )
 
 
 def _call(action: Callable[[], Any]) -> Any:

@@ -12,7 +12,7 @@ from .findings import Finding, Guarded, ResourcePlan, merge_plans
 from .registry import remediator_for
 from .remediator import Context
 from .resource_ids import InvalidResourceId, parse_resource_id
-from .scope import ScopeRules, decide_scope
+from .scope import ScopeDecision, ScopeRules, decide_scope
 
 
 class NotAResource(ValueError):
@@ -27,12 +27,15 @@ class Classification:
     reason: str  # why it is guarded, or why it is left alone
     findings: tuple[Finding, ...]
     plan: ResourcePlan | None  # all findings merged into one PATCH; None when nothing is broken
+    # False for a managed-group candidate no workspace (or setting) has proven: report, never loosen
+    proven: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
             "resourceId": self.resource_id,
             "type": self.resource_type,
             "guarded": str(self.guarded) if self.guarded else None,
+            "proven": self.proven if self.guarded else None,
             "reason": self.reason,
             "findings": [finding.to_json() for finding in self.findings],
             "plan": self.plan.to_json() if self.plan else None,
@@ -46,8 +49,13 @@ def classify(
     baselines: BaselineSource = NO_BASELINES,
     access_denials: Iterable[str] = (),
     treat_as_managed: bool = False,
+    proof: ScopeDecision | None = None,
 ) -> Classification:
-    """Classify a resource body (a GET response). Raises :class:`NotAResource` and nothing else."""
+    """Classify a resource body (a GET response). Raises :class:`NotAResource` and nothing else.
+
+    ``proof`` is the workspace inventory's decision on a managed-group candidate's group (the
+    pipeline reads it); without it a group its name alone nominates is classified ``proven: false``.
+    """
     if not isinstance(resource, Mapping):
         raise NotAResource(f"expected one ARM resource (a JSON object), got {_json_type(resource)}")
     raw_id = lookup(resource, "id")
@@ -70,6 +78,7 @@ def classify(
         remediator.guards if remediator else None,
         rules,
         treat_as_managed=treat_as_managed,
+        proof=proof,
     )
     if remediator is None or decision.guarded is None:
         return Classification(resource_id.text, resource_type, None, decision.reason, (), None)
@@ -87,6 +96,7 @@ def classify(
         decision.reason,
         findings,
         merge_plans(resource_id.text, findings),
+        proven=decision.proven,
     )
 
 

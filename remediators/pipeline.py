@@ -19,11 +19,12 @@ from .arm import Arm, ArmError
 from .baselines import NO_BASELINES, BaselineSource
 from .classify import Classification, classify
 from .decide import Mode, decide
-from .findings import BreakageKind, Confidence, Finding, merge_plans, patch_bytes
+from .findings import BreakageKind, Confidence, Finding, Guarded, merge_plans, patch_bytes
 from .registry import remediators_of_type
 from .remediator import SdkBinding
 from .resource_ids import InvalidResourceId, ResourceId, parse_resource_id
 from .scope import ScopeRules, scope_by_id
+from .workspaces import Proof, WorkspaceInventory
 
 if TYPE_CHECKING:
     from .signals import Signal
@@ -57,6 +58,7 @@ class Outcome:
     continuation_token: str | None = None
     signal: Signal | None = None
     arm_calls: list[str] = field(default_factory=list)  # what this outcome asked of ARM, in order
+    proven_by: str | None = None  # the workspace id (or the setting) proving a managed group
 
     @property
     def kinds(self) -> list[str]:
@@ -78,6 +80,8 @@ class Outcome:
             out["continuationToken"] = self.continuation_token
         if self.signal is not None:
             out["trigger"] = _trigger_json(self.signal)
+        if self.proven_by is not None:
+            out["provenBy"] = self.proven_by
         out["armCalls"] = list(self.arm_calls)
         return out
 
@@ -92,9 +96,12 @@ class Pipeline:
         dry_run: bool = False,
         modes: Mapping[BreakageKind, Mode] | None = None,
         evidence: Evidence | None = None,
+        inventory: WorkspaceInventory | None = None,
     ) -> None:
         self.arm = arm
         self.evidence = evidence
+        # Proves managed resource groups before anything in them is loosened; shared by copies.
+        self.inventory = inventory if inventory is not None else WorkspaceInventory(arm)
         self.rules = rules
         self.baselines = baselines
         self.dry_run = dry_run
@@ -109,6 +116,7 @@ class Pipeline:
             dry_run=self.dry_run if dry_run is None else dry_run,
             modes=self.modes,
             evidence=self.evidence,
+            inventory=self.inventory,
         )
 
     def handle(self, signals: Iterable[Signal]) -> list[Outcome]:
@@ -129,6 +137,9 @@ class Pipeline:
         if read is None:
             return outcome
         parsed, sdk, before = read
+        if not before.proven:
+            outcome.state = State.OBSERVED  # reported, never loosened
+            return outcome
         modes = {id(f): decide(f, dry_run=self.dry_run, modes=self.modes) for f in before.findings}
         to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
         outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
@@ -152,6 +163,9 @@ class Pipeline:
         if read is None:
             return outcome
         parsed, sdk, before = read
+        if not before.proven:
+            outcome.state = State.OBSERVED  # the group is no longer proven managed: nothing is loosened
+            return outcome
         approved = [f for f in before.findings if str(f.kind) in kinds]
         if not approved:
             outcome.state = State.HEALTHY
@@ -181,7 +195,13 @@ class Pipeline:
             outcome.reason = dropped
             return None
         parsed = parse_resource_id(resource_id)
-        sdk = remediators_of_type(parsed.resource_type or "")[0].sdk
+        remediator = remediators_of_type(parsed.resource_type or "")[0]
+        proof = None
+        if remediator.guards is Guarded.MANAGED_RG and parsed.resource_group:
+            proof = self._prove(parsed, outcome)
+            if proof is None or proof.guarded is None:
+                return None
+        sdk = remediator.sdk
         try:
             outcome.arm_calls.append("GET")
             body = self.arm.read(parsed, sdk)
@@ -191,12 +211,13 @@ class Pipeline:
         if body is None:
             outcome.state, outcome.reason = State.GONE, "the resource no longer exists"
             return None
-        before = classify(body, self.rules, baselines=self.baselines)
+        scope = proof.decision() if proof is not None else None
+        before = classify(body, self.rules, baselines=self.baselines, proof=scope)
         if self.evidence is not None and any(f.confidence is Confidence.SUSPECTED for f in before.findings):
             # Diagnostic logs can turn a suspicion into a certainty (and the mode from propose to apply).
             denials = self.evidence(parsed.text, parsed.resource_type or "")
             if denials:
-                before = classify(body, self.rules, baselines=self.baselines, access_denials=denials)
+                before = classify(body, self.rules, baselines=self.baselines, access_denials=denials, proof=scope)
         outcome.findings, outcome.reason = before.findings, before.reason
         if before.guarded is None:
             return None
@@ -204,6 +225,20 @@ class Pipeline:
             outcome.state = State.HEALTHY
             return None
         return parsed, sdk, before
+
+    def _prove(self, parsed: ResourceId, outcome: Outcome) -> Proof | None:
+        """The workspace inventory's word on the resource's group; ``None`` (``outcome`` failed)
+        when it cannot be read: unproven, nothing is loosened, and the failure is retried."""
+        try:
+            inventory, calls = self.inventory.lookup(parsed.subscription)
+        except ArmError as error:
+            _failed(outcome, error)
+            outcome.reason = f"the workspace inventory could not be read, so nothing is loosened: {outcome.reason}"
+            return None
+        outcome.arm_calls += calls
+        proof = inventory.prove(parsed.resource_group or "", self.rules)
+        outcome.reason, outcome.proven_by = proof.reason, proof.proven_by
+        return proof
 
     def _write(
         self,

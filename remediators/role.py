@@ -15,7 +15,7 @@ from typing import Any
 
 from .findings import Guarded
 from .registry import REMEDIATORS
-from .service import WORKSPACE_TYPE
+from .workspaces import REGISTRY_TYPE, WORKSPACE_TYPE
 
 READER = "reader"
 ROLE_NAMES = {
@@ -29,8 +29,9 @@ ASSIGN_AT = {
     READER: "Assign it on the subscriptions the sweep covers (reads only: listing a type across a "
     "subscription needs its read action there).",
 }
-# Reads the service makes besides the remediators': a workspace names its managed resource group.
-SERVICE_READS = (f"{WORKSPACE_TYPE}/read",)
+# Reads the service makes besides the remediators': the workspaces that prove managed resource
+# groups, and the registries whose groups are never loosened.
+SERVICE_READS = (f"{WORKSPACE_TYPE}/read", f"{REGISTRY_TYPE}/read")
 
 
 def role_definitions() -> dict[str, dict[str, Any]]:
@@ -41,7 +42,9 @@ def role_definitions() -> dict[str, dict[str, Any]]:
         actions = {a for r in remediators for a in r.arm_actions}
         roles[str(population)] = _role(str(population), actions, [r.resource_type for r in remediators], updates=True)
     reads = {a for a in all_actions() if a.casefold().endswith("/read")}
-    roles[READER] = _role(READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE], updates=False)
+    roles[READER] = _role(
+        READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE, REGISTRY_TYPE], updates=False
+    )
     return roles
 
 

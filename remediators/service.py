@@ -11,8 +11,8 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .arm import Arm, credential
 from .baselines import NO_BASELINES, BaselineSource, TableBaselines
@@ -22,11 +22,10 @@ from .settings import arm_options, identity_client_id, load_scope_rules, service
 from .signals import Signal, parse_signals, signal_to_json
 from .worker import Notify, Worker
 
+if TYPE_CHECKING:
+    from .evidence import TrustedPrincipals
+
 log = logging.getLogger("foundry_guard.service")
-
-
-WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
-WORKSPACE_API_VERSION = "2025-09-01"
 
 
 class NotConfigured(RuntimeError):
@@ -117,41 +116,45 @@ class Service:
             accepted.queued.append(signal.resource_id)
         return accepted
 
-    def for_workspace(self, workspace_id: str) -> tuple[str, list[str], Pipeline, Worker]:
-        """A workspace's managed resource group, the guarded resources in it, and a pipeline and worker
-        that treat that group as managed because the workspace itself names it.
+    def for_workspace(self, workspace_id: str) -> tuple[str, list[str]]:
+        """A workspace's managed resource group and the guarded resources in it, once the workspace,
+        read afresh, proves the group (:mod:`remediators.workspaces`): the same proof every
+        remediation of those resources, and the approval of any proposal they lead to, relies on.
 
-        Raises ``LookupError`` when there is no such workspace, ``ValueError`` when it names no
-        managed resource group (it does not use a customer-managed key with subscription-side storage).
+        Raises ``LookupError`` when there is no such workspace, ``ValueError`` when it is not a
+        workspace id or the workspace proves no managed resource group (it names none, or one its
+        key or naming does not account for), ``ArmError`` when ARM cannot be read.
         """
-        from .arm_json import lookup
         from .findings import Guarded
         from .registry import REMEDIATORS
         from .resource_ids import parse_resource_id
+        from .workspaces import API_VERSION, WORKSPACE_TYPE, Workspace
 
         parsed = parse_resource_id(workspace_id)
         if not parsed.is_type(WORKSPACE_TYPE):
             raise ValueError(f"{workspace_id} is not a {WORKSPACE_TYPE} id")
-        body = self.pipeline.arm.read_other(parsed, WORKSPACE_API_VERSION, via=REMEDIATORS[0].sdk)
-        if body is None:
+        body = self.pipeline.arm.read_raw(parsed, API_VERSION)
+        workspace = Workspace.from_body(body) if body is not None else None
+        if workspace is None:
             raise LookupError(f"no workspace {workspace_id}")
-        group = lookup(body, "properties", "serviceProvisionedResourceGroup")
-        if not isinstance(group, str) or not group.strip():
+        if workspace.managed_group is None:
             raise ValueError(
                 f"workspace {parsed.name} names no managed resource group (serviceProvisionedResourceGroup)"
             )
-        rules = self.pipeline.rules
-        pipeline = self.pipeline.copy(
-            rules=replace(rules, managed_resource_groups=(*rules.managed_resource_groups, group))
-        )
-        worker = Worker(pipeline, self.ledger, own_object_ids=self.worker.own_object_ids, notify=self.worker.notify)
+        # Read afresh, so a workspace created a minute ago is not missed by a cached inventory.
+        inventory = self.pipeline.inventory.refresh(parsed.subscription).with_workspace(workspace)
+        self.pipeline.inventory.remember(inventory)
+        proof = inventory.prove(workspace.managed_group, self.pipeline.rules)
+        if not proof.proven:
+            raise ValueError(proof.reason)
+        group = workspace.managed_group
         ids = [
             resource_id
             for remediator in REMEDIATORS
             if remediator.guards is Guarded.MANAGED_RG
             for resource_id in self.pipeline.arm.list_ids(parsed.subscription, remediator.sdk, resource_group=group)
         ]
-        return group, ids, pipeline, worker
+        return group, ids
 
     def sweep(self) -> Swept:
         """The timer: settle long-running fixes still recorded ``applied``, queue every guarded resource
@@ -181,7 +184,7 @@ class Service:
                     swept.errors.append(f"{subscription} {remediator.resource_type}: {error}")
                     continue
                 for resource_id in ids:
-                    if self.pipeline.screen(resource_id) is not None:
+                    if self.pipeline.screen(resource_id) is not None or not self._worth_a_look(resource_id):
                         continue
                     if remediator.guards is Guarded.AI_ACCOUNT:
                         try:
@@ -202,6 +205,24 @@ class Service:
                     self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
                     swept.queued += 1
         return swept
+
+    def _worth_a_look(self, resource_id: str) -> bool:
+        """False for a resource in a group the workspace inventory shows is plainly not managed
+        (no workspace names it): the sweep need not queue it. An unreadable inventory queues it,
+        and the worker reports why nothing was loosened."""
+        from .arm import ArmError
+        from .findings import Guarded
+        from .registry import remediators_of_type
+        from .resource_ids import parse_resource_id
+
+        parsed = parse_resource_id(resource_id)
+        if remediators_of_type(parsed.resource_type or "")[0].guards is not Guarded.MANAGED_RG:
+            return True
+        try:
+            inventory, _ = self.pipeline.inventory.lookup(parsed.subscription)
+        except ArmError:
+            return True
+        return inventory.prove(parsed.resource_group or "", self.pipeline.rules).guarded is not None
 
 
 def configured_pipeline(
@@ -229,11 +250,22 @@ def configured_pipeline(
     )
 
 
-def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None:
-    """Diagnostic-log evidence for the pipeline, or ``None`` when no workspace is configured."""
+def _evidence(
+    options: dict[str, Any], token_credential: Any, trusted_principals: TrustedPrincipals | None = None
+) -> Evidence | None:
+    """Diagnostic-log evidence for the pipeline, or ``None`` when no workspace is configured.
+
+    Every refusal the logs show becomes an evidence line; only the workspace's own refused 403s
+    are :class:`ConfirmingDenial` lines, the ones that confirm a suspected firewall lock. A 401 is
+    local auth refusing a key (the property confirms that by itself), and an anonymous or unknown
+    caller's 403 is what anyone on the internet can produce. ``trusted_principals`` names, for a
+    resource id, the identities of the workspace that owns it (see :data:`TrustedPrincipals`);
+    without it only requests signed with the resource's own key count as the workspace's.
+    """
     if not options["log_analytics_workspace"]:
         return None
-    from .evidence import LogEvidence
+    from .evidence import LogEvidence, no_trusted_principals
+    from .remediator import ConfirmingDenial
 
     logs = LogEvidence(
         options["log_analytics_workspace"],
@@ -242,10 +274,14 @@ def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None
         lookback_minutes=options["evidence_lookback_minutes"],
         connection_verify=os.environ.get("REQUESTS_CA_BUNDLE") or None,
     )
+    principals_of = trusted_principals or no_trusted_principals
 
     def refused(resource_id: str, resource_type: str) -> list[str]:
-        # Only 403s speak to the firewall: a 401 (local auth) is confirmed by the property itself.
-        return [d.describe() for d in logs.denials(resource_id, resource_type) if d.status == 403]
+        lines: list[str] = []
+        for denial in logs.denials(resource_id, resource_type, trusted_principals=principals_of(resource_id)):
+            confirms = denial.workspace_traffic and denial.status == 403
+            lines.append(ConfirmingDenial(denial.describe()) if confirms else denial.describe())
+        return lines
 
     return refused
 

@@ -87,3 +87,41 @@ def ai_account(kind: str = "OpenAI") -> dict[str, Any]:
     account["kind"] = kind
     account["properties"].update(docs_body(DLP_PATCH)["properties"])
     return account
+
+
+WORKSPACE_NAME = "contoso-ws"  # the workspace MANAGED_RG and MANAGED_RG_SHORT_FORM are named for
+WORKSPACE_GROUP = "rg-contoso-ml"
+
+
+def workspace(
+    managed_group: str = MANAGED_RG, subscription: str = "subid", name: str = WORKSPACE_NAME, **properties: Any
+) -> dict[str, Any]:
+    """Microsoft's workspace example (customer-managed key) as ``name`` in ``subscription``,
+    naming ``managed_group`` as its managed resource group: what proves that group managed."""
+    body = example(WORKSPACE_GET)
+    body["id"] = (
+        f"/subscriptions/{subscription}/resourceGroups/{WORKSPACE_GROUP}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+    body["name"] = name
+    body["properties"]["serviceProvisionedResourceGroup"] = managed_group
+    return with_properties(body, **properties)
+
+
+def proving_workspaces(*resources: dict[str, Any]) -> list[dict[str, Any]]:
+    """One workspace per (subscription, managed group) of ``resources`` in a group of the platform's
+    forms: the twin needs them for the pipeline to prove those groups (Microsoft's examples use
+    several subscription ids: ``subid``, ``{subscription-id}``, ...)."""
+    from remediators.scope import CANDIDATE_FORMS
+
+    bodies: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in resources:
+        segments = resource["id"].split("/")
+        subscription, group = segments[2], segments[4]
+        for _, pattern in CANDIDATE_FORMS[:2]:
+            match = pattern.match(group)
+            if match is not None:
+                key = (subscription.casefold(), group.casefold())
+                bodies.setdefault(key, workspace(group, subscription, match.group("workspace")))
+                break
+    return list(bodies.values())

@@ -15,8 +15,8 @@ import function_app
 from emulator import azurite
 from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
-from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group
 from remediators.principal import APPROVE, READ
+from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group, proving_workspaces
 from tests.test_function_app import FUNCTIONS
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, patches
 
@@ -34,7 +34,9 @@ def storage() -> Iterator[azurite.Azurite]:
 
 @pytest.fixture
 def twin(monkeypatch: pytest.MonkeyPatch, storage: azurite.Azurite) -> Iterator[Twin]:
-    with Twin.start(resources=[COSMOS, SEARCH, OPENAI, ORDINARY_COSMOS]) as running:
+    with Twin.start(
+        resources=[COSMOS, SEARCH, OPENAI, ORDINARY_COSMOS, *proving_workspaces(COSMOS, SEARCH)]
+    ) as running:
         for name, value in running.environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("GUARD_STORAGE", storage.connection_string)
@@ -358,34 +360,48 @@ def test_a_proposal_rejected_over_http_is_never_applied(twin: Twin) -> None:
 
 
 def workspace_with_group(group: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Microsoft's workspace example naming ``group`` as its managed resource group, and a Cosmos DB
-    and a Search service in that group."""
-    from tests.payloads import WORKSPACE_GET, with_properties
+    """Microsoft's workspace example (customer-managed key) as contoso-ws in rg-contoso-ml, naming
+    ``group`` as its managed resource group, and a broken Cosmos DB and a Search service in it."""
+    from tests.payloads import with_properties, workspace
 
-    workspace = example(WORKSPACE_GET)
-    workspace["properties"]["serviceProvisionedResourceGroup"] = group
+    subscription = "00000000-1111-2222-3333-444444444444"
     cosmos = with_properties(in_group(example(COSMOS_GET), group), disableLocalAuth=True)
     search = in_group(example(SEARCH_GET), group)
     for body in (cosmos, search):
-        body["id"] = body["id"].replace("/subscriptions/subid/", "/subscriptions/00000000-1111-2222-3333-444444444444/")
-    return workspace, [cosmos, search]
+        body["id"] = body["id"].replace("/subscriptions/subid/", f"/subscriptions/{subscription}/")
+    return workspace(group, subscription), [cosmos, search]
 
 
-def test_a_workspace_id_remediates_the_group_the_workspace_names(twin: Twin) -> None:
-    # Microsoft's example names a group of a form no naming rule recognises: the workspace is the authority.
-    group = "testworkspace_0000111122223333"
-    workspace, resources = workspace_with_group(group)
+# The CMK how-to's form, <workspace resource group><GUID>: no name rule alone would let it be loosened.
+OWN_GROUP_FORM = "rg-contoso-ml5a1f3c9e2b7d4e8a9c0f1d2e3f4a5b6c"
+
+
+def test_a_workspace_id_remediates_the_group_the_workspace_proves(twin: Twin) -> None:
+    workspace, resources = workspace_with_group(OWN_GROUP_FORM)
     for body in [workspace, *resources]:
         twin.set_resource(body)
     planned = http("POST", "remediate", {"resourceId": workspace["id"], "action": "plan"})
     assert planned.status_code == 200, planned.get_body()
     plan = json.loads(planned.get_body())
-    assert plan["managedResourceGroup"] == group
+    assert plan["managedResourceGroup"] == OWN_GROUP_FORM
     assert sorted(r["state"] for r in plan["results"]) == ["healthy", "proposed"]
+    assert {r["provenBy"] for r in plan["results"]} == {workspace["id"]}
     assert patches(twin) == []
     applied = json.loads(http("POST", "remediate", {"resourceId": workspace["id"], "action": "apply"}).get_body())
     assert sorted(r["state"] for r in applied["results"]) == ["healthy", "verified"]
     assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_a_workspace_naming_a_group_of_no_form_for_it_proves_nothing(twin: Twin) -> None:
+    # Microsoft's own example names "testworkspace_0000111122223333": no documented form (16 hex
+    # digits are no GUID), so the workspace alone does not make the group loosenable.
+    workspace, resources = workspace_with_group("testworkspace_0000111122223333")
+    for body in [workspace, *resources]:
+        twin.set_resource(body)
+    answer = http("POST", "remediate", {"resourceId": workspace["id"], "action": "apply"})
+    assert answer.status_code == 422
+    assert "fits none of the forms" in json.loads(answer.get_body())["detail"]
+    assert patches(twin) == []
 
 
 def test_a_workspace_without_a_managed_group_or_that_does_not_exist(twin: Twin) -> None:

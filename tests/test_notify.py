@@ -41,6 +41,7 @@ from tests.payloads import (
     ai_account,
     example,
     in_group,
+    proving_workspaces,
     with_properties,
 )
 
@@ -69,7 +70,9 @@ SECRETS = (ACCOUNT_KEY, SAS_SIGNATURE, JWT, WEBHOOK_SIGNATURE, "hunter2-password
 
 @pytest.fixture
 def twin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Twin]:
-    with Twin.start(resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS]) as running:
+    with Twin.start(
+        resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS, *proving_workspaces(COSMOS, SEARCH, STORAGE)]
+    ) as running:
         for name, value in running.environment().items():
             monkeypatch.setenv(name, value)  # the real ManagedIdentityCredential asks the twin for tokens
         yield running

@@ -30,6 +30,7 @@ from tests.payloads import (
     ai_account,
     example,
     in_group,
+    proving_workspaces,
     with_properties,
 )
 
@@ -48,7 +49,17 @@ ASSIGNMENTS = "/subscriptions/{sub}/providers/Microsoft.Authorization/policyAssi
 
 @pytest.fixture
 def twin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Twin]:
-    with Twin.start(resources=[COSMOS, SEARCH, STORAGE, OPENAI, ORDINARY_COSMOS, EMOTION]) as running:
+    with Twin.start(
+        resources=[
+            COSMOS,
+            SEARCH,
+            STORAGE,
+            OPENAI,
+            ORDINARY_COSMOS,
+            EMOTION,
+            *proving_workspaces(COSMOS, SEARCH, STORAGE),
+        ]
+    ) as running:
         for name, value in running.environment().items():
             monkeypatch.setenv(name, value)  # the real ManagedIdentityCredential asks the twin for tokens
         yield running
@@ -143,17 +154,24 @@ def test_without_a_baseline_the_outbound_fix_is_only_proposed(twin: Twin) -> Non
 
 
 def test_arm_calls_per_event(twin: Twin) -> None:
-    """0 calls out of scope, 1 GET when healthy, GET + PATCH + polls + 1 verifying GET when broken."""
-    assert pipeline(twin).remediate(ORDINARY_COSMOS["id"]).state is State.NOT_GUARDED
+    """0 calls out of scope; the workspace inventory (2 lists) once per subscription while cached;
+    then 1 GET when healthy, GET + PATCH + polls + 1 verifying GET when broken."""
+    guard = pipeline(twin)
+    assert guard.remediate(ORDINARY_COSMOS["id"]).state is State.NOT_GUARDED
     assert arm_requests(twin) == []
 
-    assert pipeline(twin).remediate(COSMOS["id"]).state is State.HEALTHY
-    assert [r.method for r in arm_requests(twin)] == ["GET"]
+    assert guard.remediate(COSMOS["id"]).state is State.HEALTHY
+    listed = [f"{r.method} {r.path.rsplit('/', 1)[-1]}" for r in arm_requests(twin)]
+    assert listed == ["GET workspaces", "GET registries", f"GET {COSMOS['name']}"]
+
+    twin.clear_requests()
+    assert guard.remediate(COSMOS["id"]).state is State.HEALTHY
+    assert [r.method for r in arm_requests(twin)] == ["GET"]  # the inventory is cached
 
     twin.clear_requests()
     twin.set_lro(cosmos_polls=2)
     resource_id = break_(twin, COSMOS, disableLocalAuth=True)
-    assert pipeline(twin).remediate(resource_id).state is State.VERIFIED
+    assert guard.remediate(resource_id).state is State.VERIFIED
     methods = [(r.method, "operation" in r.path.casefold()) for r in arm_requests(twin)]
     assert methods[0] == ("GET", False) and methods[1] == ("PATCH", False)
     assert methods[-1] == ("GET", False)
@@ -171,7 +189,7 @@ def test_a_deleted_resource_ends_cleanly(twin: Twin) -> None:
     gone = COSMOS["id"].replace("/ddb1", "/deleted-ddb")
     outcome = pipeline(twin).remediate(gone)
     assert outcome.state is State.GONE
-    assert [r.method for r in arm_requests(twin)] == ["GET"]
+    assert [r.method for r in arm_requests(twin)][-1:] == ["GET"]
 
 
 def test_throttling_is_retried_as_arm_asks(twin: Twin) -> None:

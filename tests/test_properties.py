@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from remediators.baselines import Baseline, InMemoryBaselines
 from remediators.classify import Classification, NotAResource, classify
 from remediators.findings import Guarded, apply_patch
-from remediators.scope import ScopeRules, managed_resource_group_form
+from remediators.scope import ScopeRules, candidate_form, configured_entry
 from tests.payloads import MANAGED_RG, MANAGED_RG_SHORT_FORM, ORDINARY_RG
 
 RULES = ScopeRules()
@@ -258,7 +258,7 @@ def test_detect_never_raises_and_never_loosens_outside_a_managed_group(
 ) -> None:
     result = _classify(resource, recorded)
     group = resource["id"].split("/")[4]
-    if managed_resource_group_form(group, RULES) is not None:
+    if candidate_form(group) is not None or configured_entry(group, RULES) is not None:
         return
     for finding in result.findings:
         # Outside a managed group the only fixes are the AI account's, and they only tighten.

@@ -7,7 +7,7 @@ import pytest
 from remediators.classify import classify
 from remediators.findings import Guarded
 from remediators.resource_ids import parse_resource_id
-from remediators.scope import InvalidScopePattern, ScopePattern, ScopeRules, managed_resource_group_form
+from remediators.scope import InvalidScopePattern, ScopePattern, ScopeRules, candidate_form, configured_entry
 from remediators.settings import InvalidSettings, load_scope_rules
 from tests.payloads import COSMOS_GET, MANAGED_RG, ai_account, example, in_group, with_properties
 
@@ -18,40 +18,57 @@ GUID = "fc12d3b8-b1e4-44e1-a461-cf28bb2fc418"
     ("group", "form"),
     [
         (f"azureml-rg-contoso-ws_{GUID}", "azureml-rg-<workspace>_<guid>"),
-        (f"AzureML-RG-Contoso_WS_{GUID.upper()}", "azureml-rg-<workspace>_<guid>"),  # names compare case-insensitively
+        (f"AzureML-RG-Contoso_WS_{GUID.upper()}", "azureml-rg-<workspace>_<guid>"),  # ASCII case is ignored
         (f"azureml-contoso-ws_{GUID}", "azureml-<workspace>_<guid>"),
         # Seen in an azure-ai-ml sample: the workspace part may itself look like a GUID.
         ("azureml-rg-df3c88f9-907c-4b17-89a1_34ea597f-d69c-4d70-92da-87400e100a2a", "azureml-rg-<workspace>_<guid>"),
+        (f"rg-ml{GUID}", "<workspace resource group><guid>"),  # Microsoft's CMK how-to
+        (f"rg-ml{GUID.replace('-', '')}", "<workspace resource group><guid>"),
+        # Only a nomination: the look-alike is a candidate of the generic form, never of ws's.
+        (f"azureml-rg-w\u017f_{GUID}", "<workspace resource group><guid>"),
+        (f"my-azureml-rg-contoso_{GUID}", "<workspace resource group><guid>"),
     ],
 )
-def test_platform_forms_are_recognised(group: str, form: str) -> None:
-    assert managed_resource_group_form(group, ScopeRules()) == form
+def test_names_only_nominate_candidates(group: str, form: str) -> None:
+    assert candidate_form(group) == form
 
 
 @pytest.mark.parametrize(
     "group",
     [
-        f"rg-ml{GUID}",  # the <workspace rg><GUID> form: only when configured
         "azureml-rg-contoso-ws",  # no GUID
-        f"azureml-_{GUID}",  # no workspace name
-        f"azureml-rg-my.ws_{GUID}",  # not a workspace name
         f"azureml-rg-contoso-ws_{GUID}-copy",
-        f"my-azureml-rg-contoso_{GUID}",
         f"azureml-rg-contoso_{GUID[:-1]}",
+        GUID,  # a GUID alone names no workspace group
+        f"azureml-rg-contoso_{GUID[:-1]}\u212a",  # the Kelvin sign is not a hex digit
+        "rg-contoso-prod",
     ],
 )
-def test_other_groups_are_not_managed(group: str) -> None:
-    assert managed_resource_group_form(group, ScopeRules()) is None
+def test_other_groups_are_no_candidates(group: str) -> None:
+    assert candidate_form(group) is None
 
 
-def test_configured_groups_and_globs_are_managed() -> None:
+@pytest.mark.parametrize("lookalike", ["azureml-rg-w\u017f", "azureml-rg-\u212aws", "AZUREML-RG-W\u017f"])
+def test_name_patterns_ignore_only_ascii_case(lookalike: str) -> None:
+    # '\u017f'.casefold() == 's' and the Kelvin sign lowers to 'k': neither may pass for a letter of a name.
+    assert candidate_form(f"{lookalike}_{GUID}") != "azureml-rg-<workspace>_<guid>"
+    rules = load_scope_rules({"GUARD_MANAGED_RESOURCE_GROUPS": "azureml-rg-ws*,azureml-rg-kws*"})
+    assert configured_entry(f"{lookalike}_{GUID}", rules) is None
+
+
+def test_configured_groups_and_globs_are_listed() -> None:
     rules = load_scope_rules({"GUARD_MANAGED_RESOURCE_GROUPS": f" rg-ml{GUID} , ws-prod-rg* "})
-    assert (
-        managed_resource_group_form(f"RG-ML{GUID.upper()}", rules)
-        == f"GUARD_MANAGED_RESOURCE_GROUPS entry 'rg-ml{GUID}'"
-    )
-    assert managed_resource_group_form(f"ws-prod-rg{GUID}", rules) is not None
-    assert managed_resource_group_form("ws-dev-rg", rules) is None
+    assert configured_entry(f"RG-ML{GUID.upper()}", rules) == f"rg-ml{GUID}"
+    assert configured_entry(f"ws-prod-rg{GUID}", rules) == "ws-prod-rg*"
+    assert configured_entry("ws-dev-rg", rules) is None
+    assert classify(broken_cosmos(f"ws-prod-rg{GUID}"), rules).proven is True
+
+
+def test_a_name_alone_is_classified_unproven() -> None:
+    result = classify(broken_cosmos(), ScopeRules())
+    assert result.guarded is Guarded.MANAGED_RG and result.proven is False
+    assert "nothing is loosened until a customer-managed-key workspace is shown to name it" in result.reason
+    assert result.to_json()["proven"] is False
 
 
 def broken_cosmos(group: str = MANAGED_RG, **tags: str) -> dict:

@@ -18,6 +18,7 @@ from remediators.principal import APPROVE, READ, MissingRole, Principal
 from remediators.scope import ScopeRules
 from remediators.signals import Actor, Signal
 from remediators.worker import Disposition, Worker
+from tests.payloads import proving_workspaces
 from tests.test_pipeline_twin import COSMOS, OPENAI, SEARCH, break_, patches
 
 APPROVERS = frozenset({APPROVE})
@@ -32,7 +33,7 @@ def storage() -> Iterator[azurite.Azurite]:
 
 @pytest.fixture
 def twin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Twin]:
-    with Twin.start(resources=[COSMOS, SEARCH, OPENAI]) as running:
+    with Twin.start(resources=[COSMOS, SEARCH, OPENAI, *proving_workspaces(COSMOS, SEARCH)]) as running:
         for name, value in running.environment().items():
             monkeypatch.setenv(name, value)
         yield running
