@@ -114,8 +114,58 @@ class Query:
     def columns_used(self) -> set[str]:
         return {clause.column for clause in self.clauses}
 
+    def check_types(self, column_types: Mapping[str, str]) -> None:
+        """Refuse comparisons KQL refuses, given each column's type (the table's schema).
+
+        KQL compares a string with a string and a number with a number, never one with the
+        other ("Cannot compare values of types string and long"); ``=~`` and ``in~`` are for
+        strings only; ``ago()`` needs a datetime. ``tostring()`` makes any column a string.
+        Raises :class:`KqlError` (semantic) naming the clause.
+        """
+        for clause in self.clauses:
+            left = "string" if clause.function == "tostring" else column_types.get(clause.column, "dynamic")
+            for value in clause.values:
+                right = _literal_type(value)
+                if clause.operator in ("=~", "in~") and (left not in ("string", "dynamic") or right != "string"):
+                    raise KqlError(
+                        f"'{clause.operator}' compares strings; {clause.column} is {left}, the value {right}",
+                        semantic=True,
+                    )
+                if not _comparable(left, right):
+                    raise KqlError(
+                        f"Cannot compare values of types {left} and {right} ({clause.column} {clause.operator}). "
+                        "Try adding explicit casts",
+                        semantic=True,
+                    )
+
     def select(self, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [row for row in rows if all(clause.holds(row) for clause in self.clauses)]
+
+
+_NUMBERS = frozenset({"int", "long", "real", "decimal"})
+_TEXT = frozenset({"string", "guid"})
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, Ago):
+        return "datetime"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "long"  # KQL's integer literals are long
+    if isinstance(value, float):
+        return "real"
+    return "string"
+
+
+def _comparable(left: str, right: str) -> bool:
+    if left == "dynamic":
+        return True  # a property bag's values carry their own types
+    if left in _NUMBERS:
+        return right in _NUMBERS
+    if left in _TEXT:
+        return right == "string"
+    return left == right
 
 
 def _equal(cell: Any, value: Any) -> bool:

@@ -1,11 +1,24 @@
-"""Log Analytics' query API over seeded diagnostic rows.
+"""Log Analytics' query API over seeded diagnostic rows, each table held to Microsoft's published schema.
 
 ``POST /v1/workspaces/{workspaceId}/query`` with ``{"query": "<KQL>", "timespan": "PT1H"}``
 answers ``{"tables": [{"name": "PrimaryResult", "columns": [{"name", "type"}], "rows": [[...]]}]}``
 (the shape of the real API, https://api.loganalytics.io). Every workspace id answers from the same
-tables. Rows are seeded per table as JSON objects; columns are the union of the rows' keys in
-first-seen order, typed from their values (``bool``, ``int``/``long``, ``real``, ``datetime`` for
-ISO-8601 text, ``dynamic`` for objects and lists, which the API sends as JSON text, else ``string``).
+tables.
+
+A table exists once rows are seeded for it (a workspace has no diagnostic table until a
+diagnostic setting sends one), and only tables with a schema in ``emulator/log_schemas/`` can be
+seeded: one JSON file per table holding the column names and types copied from Microsoft's table
+reference, with that page's repository, path and commit. The schema, not the rows, decides what
+exists:
+
+* a query naming a column the schema does not have is the service's 400 ``SemanticError``,
+  whatever rows are seeded, so a product query that reads an unpublished column fails a test;
+* comparisons are type-checked against the schema as KQL does (a string column is not compared
+  with a number: :meth:`emulator.kql.Query.check_types`);
+* a seeded row naming a column outside the schema, or a value of the wrong type, is refused
+  (``ValueError``) before anything is stored;
+* an answer lists every column of the schema, in its order and with its type; a column a row
+  leaves out reads ``null``. ``dynamic`` values are sent as JSON text, as the API does.
 
 ``timespan`` filters on ``TimeGenerated`` as the service does (an ISO-8601 duration ending now,
 ``start/end`` or ``start/duration``). So that seeded rows do not age out, a seeded
@@ -14,7 +27,7 @@ is loaded.
 
 Errors use the service's shape: 400 ``BadArgumentError`` with an ``innererror`` saying
 ``SyntaxError`` (outside the KQL subset, see :mod:`emulator.kql`) or ``SemanticError`` (a table or
-column that does not exist).
+column that does not exist, or a comparison of mismatched types).
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import kql
@@ -35,23 +50,68 @@ _DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
+SCHEMA_DIR = Path(__file__).parent / "log_schemas"
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's published columns (name -> Log Analytics type, in Microsoft's order) and where they come from."""
+
+    table: str
+    columns: dict[str, str]
+    source: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> TableSchema:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        columns = {column["name"]: column["type"] for column in document["columns"]}
+        return cls(document["table"], columns, document["source"])
+
+    def check_row(self, row: Mapping[str, Any]) -> None:
+        """Raise ``ValueError`` for a column the table does not publish or a value its type cannot hold."""
+        unknown = [name for name in row if name not in self.columns]
+        if unknown:
+            raise ValueError(
+                f"table {self.table}: {', '.join(sorted(unknown))} not in Microsoft's published columns "
+                f"({self.source['path']}); the table has: {', '.join(self.columns)}"
+            )
+        for name, value in row.items():
+            if value is not None and not _fits(value, self.columns[name]):
+                raise ValueError(f"table {self.table}: {name} is {self.columns[name]}, got {value!r}")
+
+
+def load_schemas(directory: Path = SCHEMA_DIR) -> dict[str, TableSchema]:
+    schemas = [TableSchema.load(path) for path in sorted(directory.glob("*.json"))]
+    return {schema.table: schema for schema in schemas}
+
+
+SCHEMAS = load_schemas()
+
+
 class LogStore:
-    def __init__(self) -> None:
+    def __init__(self, schemas: Mapping[str, TableSchema] = SCHEMAS) -> None:
+        self._schemas = dict(schemas)
         self._tables: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def add_rows(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append rows to ``table``; all or none: a row outside the schema refuses the whole batch."""
+        schema = self._schemas.get(table)
+        if schema is None:
+            raise ValueError(
+                f"no published schema for table {table!r} in {SCHEMA_DIR.name}/; the twin knows: "
+                f"{', '.join(sorted(self._schemas))}"
+            )
         now = datetime.datetime.now(datetime.UTC)
         loaded = []
         for row in rows:
             if not isinstance(row, Mapping):
                 raise ValueError(f"table {table}: a row is a JSON object, got {row!r}")
-            loaded.append(
-                {
-                    name: _resolve_relative(value, now) if name == "TimeGenerated" else value
-                    for name, value in row.items()
-                }
-            )
+            resolved = {
+                name: _resolve_relative(value, now) if name == "TimeGenerated" else value for name, value in row.items()
+            }
+            schema.check_row(resolved)
+            loaded.append(resolved)
         with self._lock:
             self._tables.setdefault(table, []).extend(loaded)
             return len(self._tables[table])
@@ -77,27 +137,31 @@ class LogStore:
         with self._lock:
             rows = self._tables.get(parsed.table)
             rows = list(rows) if rows is not None else None
-        if rows is None:
-            return _bad_argument(
-                "A semantic error occurred.",
-                "SemanticError",
-                f"'where' operator: Failed to resolve table or column expression named '{parsed.table}'",
+        schema = self._schemas.get(parsed.table)
+        if rows is None or schema is None:
+            return _semantic_error(
+                f"'where' operator: Failed to resolve table or column expression named '{parsed.table}'"
             )
-        columns = _columns(rows)
-        unknown = sorted(parsed.columns_used() - set(columns)) if rows else []
+        unknown = sorted(parsed.columns_used() - set(schema.columns))
         if unknown:
-            return _bad_argument(
-                "A semantic error occurred.",
-                "SemanticError",
-                f"'where' operator: Failed to resolve column or scalar expression named '{unknown[0]}'",
+            return _semantic_error(
+                f"'where' operator: Failed to resolve column or scalar expression named '{unknown[0]}'"
             )
+        try:
+            parsed.check_types(schema.columns)
+        except kql.KqlError as error:
+            return _semantic_error(f"'where' operator: {error}")
         selected = [row for row in parsed.select(rows) if _within(row, window)]
         table = {
             "name": "PrimaryResult",
-            "columns": [{"name": name, "type": kind} for name, kind in columns.items()],
-            "rows": [[_cell(row.get(name), kind) for name, kind in columns.items()] for row in selected],
+            "columns": [{"name": name, "type": kind} for name, kind in schema.columns.items()],
+            "rows": [[_cell(row.get(name), kind) for name, kind in schema.columns.items()] for row in selected],
         }
         return json_response(200, {"tables": [table]})
+
+
+def _semantic_error(detail: str) -> Response:
+    return _bad_argument("A semantic error occurred.", "SemanticError", detail)
 
 
 def _bad_argument(summary: str, inner_code: str, detail: str) -> Response:
@@ -118,33 +182,32 @@ def _bad_argument(summary: str, inner_code: str, detail: str) -> Response:
     )
 
 
-def _columns(rows: list[dict[str, Any]]) -> dict[str, str]:
-    columns: dict[str, str] = {}
-    for row in rows:
-        for name, value in row.items():
-            if columns.get(name) in (None, "unknown") and value is not None:
-                columns[name] = _type_of(value)
-            columns.setdefault(name, "unknown")
-    return {name: ("string" if kind == "unknown" else kind) for name, kind in columns.items()}
+_INTEGERS = {"int": (-(2**31), 2**31), "long": (-(2**63), 2**63)}
 
 
-def _type_of(value: Any) -> str:
+def _fits(value: Any, kind: str) -> bool:
+    """Whether a JSON value can be a cell of a column of type ``kind``."""
+    if kind == "dynamic":
+        return True
     if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int" if -(2**31) <= value < 2**31 else "long"
-    if isinstance(value, float):
-        return "real"
-    if isinstance(value, dict | list):
-        return "dynamic"
-    if isinstance(value, str) and _DATETIME.match(value):
-        return "datetime"
-    return "string"
+        return kind == "bool"
+    if kind in _INTEGERS:
+        low, high = _INTEGERS[kind]
+        return isinstance(value, int) and low <= value < high
+    if kind == "real":
+        return isinstance(value, int | float)
+    if kind == "datetime":
+        return isinstance(value, str) and _DATETIME.match(value) is not None
+    if kind in ("string", "guid"):
+        return isinstance(value, str)
+    return False
 
 
 def _cell(value: Any, kind: str) -> Any:
     if kind == "dynamic" and value is not None and not isinstance(value, str):
         return json.dumps(value, separators=(",", ":"))
+    if kind == "real" and isinstance(value, int):
+        return float(value)
     return value
 
 

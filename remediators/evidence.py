@@ -1,40 +1,53 @@
-"""Diagnostic-log evidence: requests to a guarded resource that its service refused (401 / 403).
+"""Diagnostic-log evidence: requests to a guarded resource that its service refused (401 / 403), and who sent them.
 
 A closed firewall on a managed Cosmos DB or Storage account *may* be harmless (a workspace with a
 private endpoint keeps working), so that finding stays *suspected* until the resource's own
-diagnostic logs show requests being refused; :class:`LogEvidence` asks Log Analytics for those
-rows and summarises them into a few :class:`Denial` lines, which the caller passes to
-``classify(..., access_denials=[d.describe() for d in denials])``.
+diagnostic logs show **the workspace's own** requests being refused. :class:`LogEvidence` asks Log
+Analytics for the refused rows and summarises them into a few :class:`Denial` lines, each saying
+whether the refused caller was the workspace (``workspace_traffic``) and why. Anyone on the
+internet can make a request fail with 403, so an anonymous or unknown caller's refusal is kept as
+context and never confirms anything (``remediators/service.py`` passes only the workspace's 403s
+as confirming lines, :class:`remediators.remediator.ConfirmingDenial`).
 
-One signature per resource type (DESIGN.md section 7), each checked against Microsoft's pages:
+What proves a refused request was the workspace's, per table, from the columns Microsoft publishes
+(the twin holds the same lists, ``emulator/log_schemas/``, and refuses a query naming any other):
 
-* Cosmos DB, ``CDBDataPlaneRequests`` (resource-specific diagnostic setting, category
-  DataPlaneRequests): ``StatusCode`` 401 or 403, ``SubStatusCode``, ``AuthTokenType`` ("the
-  authorization type (System Read/Write key) for this request"), ``_ResourceId``; table reference
-  https://learn.microsoft.com/azure/azure-monitor/reference/tables/cdbdataplanerequests. The
-  substatus codes are the service's own table, ``SubStatusCodes`` in Azure/azure-cosmos-dotnet-v3
-  ``Microsoft.Azure.Cosmos/src/direct/StatusCodes.cs``: 401 ``LocalAuthDisabled = 5202``,
-  ``AadAuthDisabled = 5002``, ``SasTokenAuthDisabled = 5012``; 403 ``5300``-``5306`` and ``5400``
-  (RBAC). The firewall's 403 is documented without a substatus (0), saying "Request originated from
-  client IP ... through public internet" (https://learn.microsoft.com/azure/cosmos-db/troubleshoot-forbidden);
-  403s that are quotas or failover redirects, not refusals (1014 partition key full, 3 write
-  forbidden, ...), are left out.
-* AI Search, ``AzureDiagnostics`` (Search logs only in Azure Diagnostics mode) with
-  ``Category == "OperationLogs"``, ``ResultSignature`` "the HTTP response status of the operation",
-  ``OperationName`` such as ``Query.Search``
-  (https://learn.microsoft.com/azure/search/monitor-azure-cognitive-search-data-reference).
-  AzureDiagnostics upper-cases ``ResourceId``, so it is compared with ``=~``.
-* Storage, ``StorageBlobLogs`` (diagnostic setting on the account's ``blobServices/default``):
-  ``StatusCode`` ("The HTTP status code for the request", typed *string*: it can read
-  ``Unknown``), ``StatusText`` ("The status of the requested operation", the error code such as
-  ``KeyBasedAuthenticationNotPermitted`` or ``AuthorizationFailure``), ``AuthenticationType``
-  (https://learn.microsoft.com/azure/azure-monitor/reference/tables/storagebloblogs; error codes:
+* Cosmos DB, ``CDBDataPlaneRequests`` (resource-specific, category DataPlaneRequests;
+  https://learn.microsoft.com/azure/azure-monitor/reference/tables/cdbdataplanerequests):
+  ``AuthTokenType`` "the authorization type (System Read/Write key) for this request" (gateway
+  mode, REST) or ``KeyType`` "(Primary/Secondary Read/Write key)" (direct mode) naming one of the
+  account's keys (``PrimaryMasterKey``, ``SecondaryMasterKey``, ``PrimaryReadOnlyMasterKey``,
+  ``SecondaryReadOnlyMasterKey``: Microsoft's sample DataPlaneRequests row reads
+  ``"keyType": "PrimaryReadOnlyMasterKey"``): the service can only name the key whose signature
+  matched, so the caller held the key. Or ``AadPrincipalId`` "the AAD Principal ID of the caller"
+  being one of the workspace's identities. The table has **no** ``SubStatusCode``: the 401
+  substatus 5202 "Local Authorization is disabled" is in the response to the client (Microsoft's
+  container copy page quotes it), not in the log; a 401 with a named key is that refusal when the
+  account's ``disableLocalAuth`` is true, which the property itself already proves.
+* Storage, ``StorageBlobLogs`` (diagnostic setting on ``blobServices/default``;
+  https://learn.microsoft.com/azure/azure-monitor/reference/tables/storagebloblogs):
+  ``AuthenticationType`` ``AccountKey`` or ``SAS`` (the values Microsoft's shared-key query
+  filters) with ``AuthenticationHash`` naming ``key1(...)`` or ``key2(...)``: Microsoft's log
+  reference says the hash is "key1 | key2 (SHA256 hash of the key)" for an account key and the same
+  plus ``SasSignature(...)`` for a SAS, so it names the account key that signed the request. Or
+  ``AuthenticationType`` ``OAuth`` with ``RequesterObjectId`` "the OAuth object ID of the
+  requester" being one of the workspace's identities. ``StatusCode`` is a *string* ("it can read
+  Unknown"), ``StatusText`` the error code (``KeyBasedAuthenticationNotPermitted``,
+  ``AuthorizationFailure``, ...; error codes:
   https://learn.microsoft.com/troubleshoot/azure/azure-storage/blobs/authentication/storage-troubleshoot-403-errors).
+  ``AuthenticationFailed`` means the credential itself was rejected: it proves nothing.
+* AI Search, ``AzureDiagnostics`` (Search logs only in Azure Diagnostics mode) with
+  ``Category == "OperationLogs"``; the status is ``resultSignature_d``, the column Microsoft's own
+  Search queries read (``AzureDiagnostics`` already has a string ``ResultSignature``, so Search's
+  numeric "HTTP result code" lands in ``resultSignature_d``). The Search log publishes no column
+  naming the caller, so no Search refusal counts; none needs to (a locked Search firewall is
+  confirmed from the property alone).
 
-Status columns are compared as text (``tostring(StatusCode) in ("401", "403")``): Microsoft's
-pages disagree on their types (the Search page says ``ResultSignature`` is an int, the
-AzureDiagnostics table says string; StorageBlobLogs' is a string), and KQL refuses to compare a
-string column with a number. Resource ids are quoted as KQL string literals, so no id can end the
+The caller's address (``ClientIpAddress``, ``CallerIpAddress``) and user agent (``UserAgent``,
+``UserAgentHeader``) prove nothing: anyone can send from anywhere with any user agent, Azure ML's
+included. Comparisons use each column's published type (``StatusCode in (401, 403)`` on an int,
+``StatusCode in ("401", "403")`` on a string, ``resultSignature_d in (401, 403)`` on a real);
+resource ids are compared ignoring case and quoted as KQL string literals, so no id can end the
 literal and add its own operators.
 
 The query runs through ``azure-monitor-query``'s ``LogsQueryClient`` (imported on first use), with
@@ -46,7 +59,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -66,19 +79,24 @@ DEFAULT_ENDPOINT = "https://api.loganalytics.io"
 PUBLIC_AUDIENCE = "https://api.loganalytics.io"
 REFUSED = (401, 403)
 
-# Cosmos DB substatus codes, from SubStatusCodes in azure-cosmos-dotnet-v3 (see the module doc).
-_COSMOS_MEANING: dict[tuple[int, int], str] = {
-    (401, 5000): "no authorization header",
-    (401, 5001): "malformed authorization header",
-    (401, 5002): "Entra ID auth disabled",
-    **{(401, code): "Entra ID token rejected" for code in (*range(5003, 5012), 5200, 5201)},
-    (401, 5012): "SAS token auth disabled",
-    (401, 5202): "local auth disabled",
-    (403, 0): "firewall or network rules",
-    **{(403, code): "RBAC: not authorized" for code in (*range(5300, 5307), 5400)},
-}
-# 403s that are not a refusal of the caller: quotas, capacity, failover (the same table).
-_COSMOS_NOT_REFUSALS = frozenset({3, 1005, 1008, 1009, 1010, 1011, 1014, 1019, 1020, 1021, 1028, 1029})
+# The principal ids (object ids) whose requests to a resource are the workspace's own, for a
+# resource id: the identities of the workspace whose managed group holds it (the system-assigned
+# one is the workspace body's ``identity.principalId``). Compared ignoring case.
+TrustedPrincipals = Callable[[str], frozenset[str]]
+
+
+def no_trusted_principals(resource_id: str) -> frozenset[str]:
+    """No identity is known to be the workspace's: only key-signed requests can count."""
+    return frozenset()
+
+
+# The Cosmos DB account keys, as ARM's listKeys names them (and the log's AuthTokenType / KeyType).
+_COSMOS_KEYS = frozenset(
+    key.casefold()
+    for key in ("PrimaryMasterKey", "SecondaryMasterKey", "PrimaryReadOnlyMasterKey", "SecondaryReadOnlyMasterKey")
+)
+_COSMOS_MEANING = {401: "unauthorized", 403: "forbidden (firewall, network rules or data-plane RBAC)"}
+_STORAGE_KEY_SIGNED = frozenset({"accountkey", "sas"})
 _STORAGE_MEANING = {
     "KeyBasedAuthenticationNotPermitted": "shared key access disallowed",
     "AuthorizationFailure": "not authorized: firewall or network rules",
@@ -86,29 +104,49 @@ _STORAGE_MEANING = {
     "AuthorizationSourceIPMismatch": "SAS source IP not allowed",
     "AuthenticationFailed": "signature or token rejected",
 }
+_ANONYMOUS = "anonymous: no key, no principal"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a refused request came from, as far as its row proves."""
+
+    workspace_traffic: bool  # signed with the resource's key, or by one of the workspace's identities
+    why: str  # the column and value that show it, or what is missing
 
 
 @dataclass(frozen=True)
 class Denial:
-    """One summarised group of refused requests."""
+    """One summarised group of refused requests: what was refused, and whether the caller was the workspace."""
 
     table: str
     status: int
-    detail: str  # e.g. "SubStatusCode 5202 (local auth disabled), AuthTokenType PrimaryMasterKey"
+    detail: str  # what the service said, e.g. "StatusText AuthorizationFailure (not authorized: ...)"
+    caller: Caller
     count: int
     last_seen: str | None  # ISO 8601 UTC of the latest row, when the rows carry a time
 
+    @property
+    def workspace_traffic(self) -> bool:
+        """The refused requests were the workspace's own: only such a denial may confirm a suspicion."""
+        return self.caller.workspace_traffic
+
     def describe(self) -> str:
-        """One line for ``Context.access_denials`` and notifications."""
+        """One line for ``Context.access_denials`` and notifications; it says whether it counts."""
         requests = "1 request" if self.count == 1 else f"{self.count} requests"
         last_seen = self.last_seen or "unknown"
-        return f"{self.table}: {requests} refused {self.status}, {self.detail}; last seen {last_seen}"
+        whose = (
+            f"the workspace's traffic: {self.caller.why}"
+            if self.caller.workspace_traffic
+            else f"not the workspace's traffic, listed only (counts for nothing): {self.caller.why}"
+        )
+        return f"{self.table}: {requests} refused {self.status}, {self.detail}; {whose}; last seen {last_seen}"
 
 
-def _status_in(column: str) -> str:
-    # The codes are numbers, quoted as text: see the module doc for why statuses compare as text.
-    codes = ", ".join(f'"{code}"' for code in REFUSED)
-    return f"tostring({column}) in ({codes})"
+def _status_in(column: str, as_text: bool = False) -> str:
+    # Compared in the column's published type: KQL refuses to compare a string with a number.
+    codes = ", ".join(f'"{code}"' if as_text else str(code) for code in REFUSED)
+    return f"{column} in ({codes})"
 
 
 @dataclass(frozen=True)
@@ -116,7 +154,8 @@ class _Signature:
     table: str
     status_column: str
     where: Callable[[str], list[str]]  # resource id -> the `where` stages naming it and the refusals
-    group: Callable[[Mapping[str, Any], int], str | None]  # row, status -> detail, or None: not a refusal
+    detail: Callable[[Mapping[str, Any], int], str]  # row, status -> what the service said
+    caller: Callable[[Mapping[str, Any], frozenset[str]], Caller]  # row, trusted principals -> who
     anywhere: tuple[str, ...]  # the `where` stages finding refusals by any resource of the type (alerts)
 
 
@@ -124,51 +163,75 @@ def _cosmos_where(resource_id: str) -> list[str]:
     return [f"_ResourceId =~ {kql_string(resource_id)}", _status_in("StatusCode")]
 
 
-def _cosmos_group(row: Mapping[str, Any], status: int) -> str | None:
-    substatus = _as_int(row.get("SubStatusCode"))
-    if status == 403 and substatus in _COSMOS_NOT_REFUSALS:
-        return None
-    if substatus is None:
-        parts = ["no SubStatusCode"]
-    else:
-        meaning = _COSMOS_MEANING.get((status, substatus))
-        parts = [f"SubStatusCode {substatus}" + (f" ({meaning})" if meaning else "")]
-    token = _text(row.get("AuthTokenType"))
-    if token:
-        parts.append(f"AuthTokenType {token}")
-    return ", ".join(parts)
+def _cosmos_detail(row: Mapping[str, Any], status: int) -> str:
+    return _COSMOS_MEANING[status]
+
+
+def _cosmos_caller(row: Mapping[str, Any], trusted: frozenset[str]) -> Caller:
+    for column in ("AuthTokenType", "KeyType"):
+        key = _text(row.get(column))
+        if key.casefold() in _COSMOS_KEYS:
+            return Caller(True, f"signed with the account's key ({column} {key})")
+    principal = _text(row.get("AadPrincipalId"))
+    if principal:
+        if principal.casefold() in trusted:
+            return Caller(True, f"the workspace's identity (AadPrincipalId {principal})")
+        return Caller(False, f"AadPrincipalId {principal} is not one of the workspace's identities")
+    claimed = [f"{column} {value}" for column in ("AuthTokenType", "KeyType") if (value := _text(row.get(column)))]
+    if claimed:
+        return Caller(False, f"{', '.join(claimed)}: not one of the account's keys, and no principal")
+    return Caller(False, _ANONYMOUS)
 
 
 def _search_where(resource_id: str) -> list[str]:
     return [
-        f"ResourceId =~ {kql_string(resource_id)}",
-        f'Category == "OperationLogs" and {_status_in("ResultSignature")}',
+        f"_ResourceId =~ {kql_string(resource_id)}",
+        f'Category == "OperationLogs" and {_status_in("resultSignature_d")}',
     ]
 
 
-def _search_group(row: Mapping[str, Any], status: int) -> str | None:
+def _search_detail(row: Mapping[str, Any], status: int) -> str:
     operation = _text(row.get("OperationName"))
     return f"OperationName {operation}" if operation else "no OperationName"
+
+
+def _search_caller(row: Mapping[str, Any], trusted: frozenset[str]) -> Caller:
+    return Caller(False, "the Search log names no caller (no key, principal or address column)")
 
 
 def _storage_where(resource_id: str) -> list[str]:
     # The blob service's logs name the account's blobServices/default sub-resource.
     ids = ", ".join(kql_string(text) for text in (resource_id, f"{resource_id}/blobServices/default"))
-    return [f"_ResourceId in~ ({ids})", _status_in("StatusCode")]
+    return [f"_ResourceId in~ ({ids})", _status_in("StatusCode", as_text=True)]
 
 
-def _storage_group(row: Mapping[str, Any], status: int) -> str | None:
+def _storage_detail(row: Mapping[str, Any], status: int) -> str:
     status_text = _text(row.get("StatusText"))
-    parts = []
-    if status_text:
-        meaning = _STORAGE_MEANING.get(status_text)
-        parts.append(f"StatusText {status_text}" + (f" ({meaning})" if meaning else ""))
-    else:
-        parts.append("no StatusText")
+    if not status_text:
+        return "no StatusText"
+    meaning = _STORAGE_MEANING.get(status_text)
+    return f"StatusText {status_text}" + (f" ({meaning})" if meaning else "")
+
+
+def _storage_caller(row: Mapping[str, Any], trusted: frozenset[str]) -> Caller:
     authentication = _text(row.get("AuthenticationType"))
-    if authentication:
-        parts.append(f"AuthenticationType {authentication}")
-    return ", ".join(parts)
+    kind = authentication.casefold()
+    if _text(row.get("StatusText")) == "AuthenticationFailed":
+        return Caller(False, f"AuthenticationType {authentication or 'none'} rejected: the credential proves nothing")
+    if kind in _STORAGE_KEY_SIGNED:
+        # "key1(<hash>)" or "key2(<hash>)[,SasSignature(<hash>)]": the account key the signature matched.
+        key = _text(row.get("AuthenticationHash")).split("(", 1)[0].casefold()
+        if key in ("key1", "key2"):
+            return Caller(True, f"signed with the account's key (AuthenticationType {authentication}, {key})")
+        return Caller(False, f"AuthenticationType {authentication} with no account key named in AuthenticationHash")
+    if kind == "oauth":
+        principal = _text(row.get("RequesterObjectId"))
+        if principal and principal.casefold() in trusted:
+            return Caller(True, f"the workspace's identity (RequesterObjectId {principal})")
+        return Caller(False, f"RequesterObjectId {principal or 'none'} is not one of the workspace's identities")
+    if kind in ("", "anonymous"):
+        return Caller(False, _ANONYMOUS)
+    return Caller(False, f"AuthenticationType {authentication}: neither the account's key nor the workspace's identity")
 
 
 _SIGNATURES = {
@@ -176,32 +239,34 @@ _SIGNATURES = {
         "CDBDataPlaneRequests",
         "StatusCode",
         _cosmos_where,
-        _cosmos_group,
-        anywhere=(
-            _status_in("StatusCode"),
-            # the 403s _cosmos_group leaves out: quotas and failover redirects, not refusals
-            f'not(tostring(StatusCode) == "403" and toint(SubStatusCode) in '
-            f"({', '.join(str(code) for code in sorted(_COSMOS_NOT_REFUSALS))}))",
-        ),
+        _cosmos_detail,
+        _cosmos_caller,
+        anywhere=(_status_in("StatusCode"),),
     ),
     SEARCH.casefold(): _Signature(
         "AzureDiagnostics",
-        "ResultSignature",
+        "resultSignature_d",
         _search_where,
-        _search_group,
+        _search_detail,
+        _search_caller,
         anywhere=(
             f'ResourceProvider =~ "{SEARCH.split("/")[0]}"',  # AzureDiagnostics holds every service's logs
-            f'Category == "OperationLogs" and {_status_in("ResultSignature")}',
+            f'Category == "OperationLogs" and {_status_in("resultSignature_d")}',
         ),
     ),
     STORAGE.casefold(): _Signature(
-        "StorageBlobLogs", "StatusCode", _storage_where, _storage_group, anywhere=(_status_in("StatusCode"),)
+        "StorageBlobLogs",
+        "StatusCode",
+        _storage_where,
+        _storage_detail,
+        _storage_caller,
+        anywhere=(_status_in("StatusCode", as_text=True),),
     ),
 }
 
 
 def denial_query(resource_id: str, resource_type: str, lookback_minutes: int) -> tuple[str, str] | None:
-    """(table, KQL) finding the resource's refused requests of the last ``lookback_minutes``.
+    """(table, KQL) finding the resource's refused requests of the last ``lookback_minutes``, whoever sent them.
 
     None for a type without a signature. Raises ValueError for a resource id holding control
     characters (no ARM id does) or a lookback that is not a positive whole number of minutes.
@@ -220,10 +285,12 @@ def alert_query(resource_type: str) -> tuple[str, str] | None:
     counted per ``_ResourceId``.
 
     The same table and refusals as :func:`denial_query` (the alert rule's window stands for the
-    lookback), so an alert fires on what the evidence then confirms. The rule splits by the
-    ``_ResourceId`` column, and each alert names one resource to ``POST /api/alerts``; a storage
-    account's rows name its ``blobServices/default``, which the alert parser lifts to the account.
-    ``infra/alerts/*.kql`` are this output, committed, and the Bicep loads them.
+    lookback): an alert only makes the guard look; the evidence then decides which refusals were
+    the workspace's own, so an anonymous storm that fires the alert still confirms nothing. The
+    rule splits by the ``_ResourceId`` column, and each alert names one resource to
+    ``POST /api/alerts``; a storage account's rows name its ``blobServices/default``, which the
+    alert parser lifts to the account. ``infra/alerts/*.kql`` are this output, committed, and the
+    Bicep loads them.
     """
     signature = _SIGNATURES.get(resource_type.casefold())
     if signature is None:
@@ -239,33 +306,35 @@ def kql_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def summarise(resource_type: str, rows: Iterable[Mapping[str, Any]]) -> list[Denial]:
-    """Group the type's refused rows by status and what its signature says of them; most frequent first.
+def summarise(
+    resource_type: str, rows: Iterable[Mapping[str, Any]], *, trusted_principals: Collection[str] = frozenset()
+) -> list[Denial]:
+    """Group the type's refused rows by status, what the service said, and who the caller was.
 
-    A storm of thousands of rows becomes a line per (status, substatus or error code, credential).
+    The workspace's own refusals come first, then the rest, each most frequent first. A storm of
+    thousands of rows becomes a line per (status, error, caller). ``trusted_principals`` are the
+    workspace's identities (object ids; compared ignoring case).
     """
     signature = _SIGNATURES.get(resource_type.casefold())
     if signature is None:
         return []
-    counts: dict[tuple[int, str], int] = {}
-    latest: dict[tuple[int, str], datetime.datetime] = {}
+    trusted = frozenset(principal.strip().casefold() for principal in trusted_principals if principal.strip())
+    counts: dict[tuple[int, str, Caller], int] = {}
+    latest: dict[tuple[int, str, Caller], datetime.datetime] = {}
     for row in rows:
         status = _as_int(row.get(signature.status_column))
         if status not in REFUSED:
             continue
-        detail = signature.group(row, status)
-        if detail is None:
-            continue
-        key = (status, detail)
+        key = (status, signature.detail(row, status), signature.caller(row, trusted))
         counts[key] = counts.get(key, 0) + 1
         moment = _moment(row.get("TimeGenerated"))
         if moment is not None and (key not in latest or moment > latest[key]):
             latest[key] = moment
     denials = [
-        Denial(signature.table, status, detail, count, _iso(latest.get((status, detail))))
-        for (status, detail), count in counts.items()
+        Denial(signature.table, status, detail, caller, count, _iso(latest.get((status, detail, caller))))
+        for (status, detail, caller), count in counts.items()
     ]
-    return sorted(denials, key=lambda denial: (-denial.count, denial.status, denial.detail))
+    return sorted(denials, key=lambda d: (not d.workspace_traffic, -d.count, d.status, d.detail, d.caller.why))
 
 
 class LogEvidence:
@@ -296,8 +365,15 @@ class LogEvidence:
         self._connection_verify = connection_verify
         self._client: Any = None
 
-    def denials(self, resource_id: str, resource_type: str) -> list[Denial]:
-        """The resource's refused requests, summarised. Never raises: a failure returns [] and sets ``last_error``."""
+    def denials(
+        self, resource_id: str, resource_type: str, *, trusted_principals: Collection[str] = frozenset()
+    ) -> list[Denial]:
+        """The resource's refused requests, summarised, each saying whether it was the workspace's own.
+
+        ``trusted_principals`` are the object ids of the workspace's identities (a request they
+        signed counts as the workspace's); without them only requests signed with the resource's
+        key count. Never raises: a failure returns [] and sets ``last_error``.
+        """
         self.last_error = None
         try:
             query = denial_query(resource_id, resource_type, self.lookback_minutes)
@@ -310,7 +386,7 @@ class LogEvidence:
             rows = self._rows(kql)
         except Exception as error:  # a failed query is evidence of nothing, whatever the reason
             return self._failed(resource_id, f"{table} query failed: {_one_line(error)}")
-        return summarise(resource_type, rows)
+        return summarise(resource_type, rows, trusted_principals=trusted_principals)
 
     def _failed(self, resource_id: str, reason: str) -> list[Denial]:
         self.last_error = reason

@@ -19,6 +19,18 @@ from .baselines import Baseline
 from .findings import BreakageKind, Confidence, Finding, Guarded, Plan
 
 
+class ConfirmingDenial(str):
+    """A diagnostic-log line proving a suspected breakage bites: the workspace's own requests refused.
+
+    Lines in ``Context.access_denials`` are shown as evidence whatever they say; only these confirm.
+    Anyone can make a request to a public endpoint fail, so a refusal of an anonymous or unknown
+    caller stays a plain line (:mod:`remediators.evidence` decides which is which). A line that
+    loses this type (copied into plain text, serialised) confirms nothing: the safe direction.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Context:
     """What detection knows besides the resource body. Everything here is already read: detection is pure."""
@@ -26,8 +38,8 @@ class Context:
     resource_id: str
     scope_evidence: str  # why the resource is guarded, e.g. which naming rule its group matched
     baseline: Baseline | None = None
-    # Diagnostic-log rows showing requests to this resource refused (401/403); they turn a
-    # *suspected* firewall finding into a *confirmed* one.
+    # Diagnostic-log lines about requests to this resource refused (401/403), all shown as evidence;
+    # the ConfirmingDenial ones (the workspace's own requests) turn a *suspected* finding *confirmed*.
     access_denials: tuple[str, ...] = ()
 
 
@@ -107,9 +119,13 @@ def finding(
 def suspected_until_logs_confirm(context: Context, why: str, suspicion: str) -> dict[str, Any]:
     """``confidence`` and ``why`` for a breakage that may be harmless.
 
-    Confirmed only once diagnostic logs show refused requests; until then the ``why`` says
-    what makes it only a suspicion.
+    Confirmed only once diagnostic logs show the workspace's own requests refused (a
+    :class:`ConfirmingDenial`); other callers' refusals are evidence lines, never proof. Until
+    then the ``why`` says what makes it only a suspicion.
     """
-    if context.access_denials:
-        return {"confidence": Confidence.CONFIRMED, "why": f"{why}; diagnostic logs show refused requests"}
+    if any(isinstance(line, ConfirmingDenial) for line in context.access_denials):
+        return {
+            "confidence": Confidence.CONFIRMED,
+            "why": f"{why}; diagnostic logs show the workspace's own requests refused",
+        }
     return {"confidence": Confidence.SUSPECTED, "why": f"{why}; {suspicion}"}

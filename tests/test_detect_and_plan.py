@@ -17,6 +17,7 @@ import pytest
 from remediators.baselines import Baseline, InMemoryBaselines
 from remediators.classify import classify
 from remediators.findings import Guarded, apply_patch
+from remediators.remediator import ConfirmingDenial
 from remediators.scope import ScopeRules
 from tests.payloads import (
     COGNITIVE_CREATE,
@@ -124,7 +125,14 @@ BROKEN = [
         lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="SecuredByPerimeter"),
         [(FIREWALL, "properties.publicNetworkAccess", "confirmed")],
         b'{"properties":{"publicNetworkAccess":"Enabled"}}',
-        denials=("CDBDataPlaneRequests StatusCode=403 count=12",),
+        denials=(ConfirmingDenial("CDBDataPlaneRequests: 12 requests refused 403; the workspace's traffic"),),
+    ),
+    Case(
+        "cosmos public network access disabled, only anonymous 403s in the logs",
+        lambda: with_properties(managed(COSMOS_GET), publicNetworkAccess="Disabled"),
+        [(FIREWALL, "properties.publicNetworkAccess", "suspected")],
+        b'{"properties":{"publicNetworkAccess":"Enabled"}}',
+        denials=("CDBDataPlaneRequests: 3 requests refused 403; not the workspace's traffic, listed only",),
     ),
     # AI Search
     Case(

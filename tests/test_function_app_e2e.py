@@ -16,6 +16,7 @@ from emulator import azurite
 from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
 from remediators.principal import APPROVE, READ
+from tests.log_rows import anonymous_cosmos_row, cosmos_row
 from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group, proving_workspaces
 from tests.test_function_app import FUNCTIONS
 from tests.test_pipeline_twin import COSMOS, OPENAI, ORDINARY_COSMOS, SEARCH, patches
@@ -268,19 +269,8 @@ def test_refused_requests_in_the_logs_turn_a_suspected_cosmos_lock_into_a_fix(
     planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
     assert planned["state"] == "proposed"  # suspected: no log shows it biting yet
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    twin.add_log_rows(
-        "CDBDataPlaneRequests",
-        [
-            {
-                "TimeGenerated": now,
-                "_ResourceId": COSMOS["id"].lower(),
-                "OperationName": "Query",
-                "StatusCode": 403,
-                "SubStatusCode": 0,
-                "AuthTokenType": "PrimaryMasterKey",
-            },
-        ],
-    )
+    # Microsoft's sample DataPlaneRequests row: the workspace's request, signed with the account's key, refused.
+    twin.add_log_rows("CDBDataPlaneRequests", [cosmos_row(now, COSMOS["id"], 403)])
     planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "plan"}).get_body())
     assert planned["findings"][0]["confidence"] == "confirmed"  # a plan weighs the same evidence as a fix
     assert planned["state"] == "proposed" and patches(twin) == []
@@ -303,26 +293,32 @@ def log_alert_for(resource_id: str) -> dict[str, Any]:
     return alert
 
 
-@pytest.mark.parametrize("with_rows", [False, True], ids=["no-log-rows", "403s-in-the-logs"])
+@pytest.mark.parametrize(
+    ("rows", "status"),
+    [
+        (lambda now: [], "proposed"),
+        (lambda now: [cosmos_row(now, COSMOS["id"], 403)], "verified"),
+        # Three requests with no credential from anywhere on the internet: seen, never enough to open a firewall.
+        (lambda now: [anonymous_cosmos_row(now, COSMOS["id"])] * 3, "proposed"),
+    ],
+    ids=["no-log-rows", "the-workspace-s-403s", "anonymous-403s"],
+)
 def test_an_alert_is_queued_and_its_evidence_decides(
-    twin: Twin, monkeypatch: pytest.MonkeyPatch, with_rows: bool
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, rows: Any, status: str
 ) -> None:
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
     twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
-    if with_rows:
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        twin.add_log_rows("CDBDataPlaneRequests", [
-            {"TimeGenerated": now, "_ResourceId": COSMOS["id"].lower(), "OperationName": "Query", "StatusCode": 403,
-             "SubStatusCode": 0, "AuthTokenType": "PrimaryMasterKey"},
-        ])  # fmt: skip
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    twin.add_log_rows("CDBDataPlaneRequests", rows(now))
     answer = http("POST", "alerts", log_alert_for(COSMOS["id"]))
     assert answer.status_code == 202, answer.get_body()
     assert json.loads(answer.get_body())["queued"] == [COSMOS["id"].lower()]
     assert drain_queue() == 1
     [record] = json.loads(http("GET", "remediations").get_body())["value"]
-    assert record["status"] == ("verified" if with_rows else "proposed")
+    assert record["status"] == status
     assert record["trigger"]["source"] == "alert"
+    assert len(patches(twin)) == (status == "verified")
 
 
 def test_unknown_payloads_on_the_event_and_queue_triggers_are_refused_without_a_crash(
@@ -416,15 +412,12 @@ def test_a_workspace_without_a_managed_group_or_that_does_not_exist(twin: Twin) 
 
 
 def test_401s_in_the_logs_do_not_confirm_a_firewall_lock(twin: Twin, monkeypatch: pytest.MonkeyPatch) -> None:
-    """401 / 5202 rows prove local auth is refused, not the firewall: the lock stays a proposal."""
+    """The workspace's key refused with 401 proves local auth bites, not the firewall: the lock stays a proposal."""
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
     twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    twin.add_log_rows("CDBDataPlaneRequests", [
-        {"TimeGenerated": now, "_ResourceId": COSMOS["id"].lower(), "OperationName": "Query", "StatusCode": 401,
-         "SubStatusCode": 5202, "AuthTokenType": "PrimaryMasterKey"},
-    ])  # fmt: skip
+    twin.add_log_rows("CDBDataPlaneRequests", [cosmos_row(now, COSMOS["id"], 401)])
     answer = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
     assert answer["state"] == "proposed"
     assert answer["findings"][0]["confidence"] == "suspected"

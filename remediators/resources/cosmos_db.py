@@ -4,7 +4,8 @@ The workspace reaches this account with its account keys over the public endpoin
 platform's own private endpoint). Turning local auth off breaks every data-plane call with
 401, substatus 5202 ("Local Authorization is disabled"). Closing the firewall *may* break it:
 the field report saw a workspace with a private endpoint keep working with public access
-disabled, so firewall findings stay *suspected* until diagnostic logs show refused requests.
+disabled, so firewall findings stay *suspected* until diagnostic logs show the workspace's own
+requests refused.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LOCAL_AUTH_WHY = (
 FIREWALL_WHY = "the platform leaves the managed Cosmos DB reachable without network rules"
 SUSPECTED_WHY = (
     "suspected only: with a workspace private endpoint Cosmos DB can keep working with public "
-    "access disabled, and no diagnostic log shows refused requests"
+    "access disabled, and no diagnostic log shows the workspace's own requests refused"
 )
 
 

@@ -28,7 +28,7 @@ FIREWALL_WHY = (
     "the platform leaves the managed Storage account's firewall on with trusted Azure services "
     "allowed (bypass AzureServices)"
 )
-SUSPECTED_WHY = "suspected only: no diagnostic log shows refused requests"
+SUSPECTED_WHY = "suspected only: no diagnostic log shows the workspace's own requests refused"
 SERVICE_SUSPICION = (
     "suspected only: the workspace is known to use the blob service with the key, not these; "
     "they are off the platform default"
