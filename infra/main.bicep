@@ -69,8 +69,9 @@ param teamsWebhookUrl string = ''
 @description('Resource ids of guarded Cosmos DB accounts, Search services and Storage accounts, comma-separated, whose diagnostic logs (refused requests) go to the service\'s Log Analytics workspace; the alert rules and the evidence read them there.')
 param diagnosticResourceIds string = ''
 
-@description('Client id of an Entra ID app registration for App Service authentication, so approvers are named in the ledger. Empty: function keys only.')
-param authClientId string = ''
+@minLength(1)
+@description('Client id of the Entra ID app registration App Service authentication validates tokens for, declaring the app roles the code checks (infra/auth). The preprovision hook (infra/hooks/preprovision.*) creates or updates it and sets AUTH_CLIENT_ID.')
+param authClientId string
 
 @description('Address for the approve and reject links in notifications, e.g. a custom domain (GUARD_APPROVAL_BASE_URL). Empty: the app\'s own.')
 param approvalBaseUrl string = ''

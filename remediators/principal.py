@@ -66,7 +66,8 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides and
 # isolates (text that reads differently from what it is).
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_ROLE_ID_NAMESPACE = uuid.UUID("6f1c4a52-9d0e-4b7a-8c3f-2e5d7a9b1c04")
+# Seeds the app registration's role and scope ids (uuid5 of their values): the same on every deployment.
+ID_NAMESPACE = uuid.UUID("6f1c4a52-9d0e-4b7a-8c3f-2e5d7a9b1c04")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class AppRole:
     @property
     def id(self) -> str:
         """Stable across deployments: Graph refuses to change or drop an enabled role's id."""
-        return str(uuid.uuid5(_ROLE_ID_NAMESPACE, self.value))
+        return str(uuid.uuid5(ID_NAMESPACE, self.value))
 
 
 ROLES: tuple[AppRole, ...] = (

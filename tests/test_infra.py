@@ -9,6 +9,7 @@ Functions host reads.
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -26,8 +27,9 @@ from remediators.baselines import TableBaselines
 from remediators.deployment import derived_files, stale_files
 from remediators.evidence import alert_query
 from remediators.ledger import Ledger
+from remediators.principal import APPROVE, AUTH_ENABLED, READ, ROLES
 from remediators.registry import REMEDIATORS, guarded_types, write_operations
-from remediators.role import all_actions
+from remediators.role import SERVICE_READS, all_actions
 from remediators.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +60,11 @@ HOST_SETTINGS = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
-# What App Service sets by itself on every instance; the code may read these without the Bicep.
-PLATFORM_SETTINGS = {"WEBSITE_HOSTNAME"}
+# What App Service sets by itself on every instance; the code may read these without the Bicep
+# (and the Bicep must not set them: WEBSITE_AUTH_ENABLED is the platform's word that authentication is on).
+PLATFORM_SETTINGS = {"WEBSITE_HOSTNAME", AUTH_ENABLED}
+# What Azure services call with a function key alone, so App Service authentication lets them through.
+KEY_ONLY_PATHS = ["/runtime/webhooks/eventgrid", "/api/alerts", "/api/health"]
 
 
 @functools.cache
@@ -193,13 +198,14 @@ def test_custom_roles_hold_exactly_the_actions_the_code_performs() -> None:
     deployed = {action for role in loaded_roles.values() for action in role["Actions"]}
     assert deployed == all_actions()
     declared = {action for r in REMEDIATORS for action in r.arm_actions}
-    assert declared <= deployed and deployed - declared == {"Microsoft.MachineLearningServices/workspaces/read"}
+    assert declared <= deployed and deployed - declared == set(SERVICE_READS)
     for role in loaded_roles.values():
         assert role["DataActions"] == role["NotDataActions"] == role["NotActions"] == []
         for action in role["Actions"]:
             assert "*" not in action
             assert re.fullmatch(r"Microsoft\.\w+/\w+/(read|write)", action), action
-            assert not action.startswith("Microsoft.Authorization/")
+            # Reading its own role assignments is the most of RBAC the service may touch: it grants nothing.
+            assert not action.startswith("Microsoft.Authorization/") or action.endswith("/read"), action
     # The role definitions take their permissions from those files and nothing else.
     for _, name, declaration in resources("Microsoft.Authorization/roleDefinitions"):
         (permissions,) = body(declaration)["properties"]["permissions"]
@@ -362,6 +368,7 @@ def test_the_bicep_sets_every_setting_the_code_reads_and_nothing_else() -> None:
     assert {name for name in settings if name.startswith("GUARD_")} == declared
     assert set(settings) - declared == HOST_SETTINGS
     assert settings_the_code_reads() - PLATFORM_SETTINGS == declared
+    assert not PLATFORM_SETTINGS & set(settings), "the platform's own settings are never set by the Bicep"
     # Triggers name their settings with %...% and connections by prefix: all are set.
     function_app = (ROOT / "function_app.py").read_text(encoding="utf-8")
     for placeholder in re.findall(r'"%(\w+)%"', function_app):
@@ -467,6 +474,100 @@ def test_secure_parameters_are_never_outputs_or_plain_settings() -> None:
                 assert name in secure, f"{path.name}: {name} holds a secret and is not @secure()"
     teams = app_settings()["GUARD_NOTIFY_TEAMS_WEBHOOK_URL"]
     assert "@Microsoft.KeyVault(SecretUri=" in json.dumps(teams)
+
+
+# -- App Service authentication -------------------------------------------------------------------
+
+
+def test_app_service_authentication_is_always_on_and_lets_through_only_what_azure_calls_with_a_key() -> None:
+    declaration = parsed(INFRA / "app" / "function.bicep")["resources"]["auth"]
+    assert "condition" not in declaration["config"], "authentication is not optional"
+    settings = body(declaration)
+    assert settings["name"] == "authsettingsV2"
+    properties = settings["properties"]
+    assert properties["platform"] == {"enabled": True}
+    assert properties["globalValidation"] == {
+        "requireAuthentication": True,
+        "unauthenticatedClientAction": "Return401",
+        "excludedPaths": KEY_ONLY_PATHS,
+    }
+    entra = properties["identityProviders"]["azureActiveDirectory"]
+    assert entra["enabled"] is True
+    assert entra["registration"]["clientId"] == "authClientId"
+    audiences = json.dumps(entra["validation"]["allowedAudiences"])
+    assert "api://${authClientId}" in audiences and '"authClientId"' in audiences
+    # The client id is required: a deployment without the app registration stops, it does not open up.
+    for path in (INFRA / "main.bicep", INFRA / "app" / "function.bicep"):
+        declared = parsed(path)["parameters"]["authClientId"]
+        assert declared["default"] is None
+        assert {"type": "min_length", "argument": 1} in declared["decorators"], path.name
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["authClientId"]["value"] == "${AUTH_CLIENT_ID}"
+
+
+def test_every_http_function_outside_the_excluded_paths_asks_for_a_signed_in_role() -> None:
+    """The code and the platform agree: a path the platform lets through without a token asks for
+    none; every other HTTP function asks for a signed-in person holding a role."""
+    source = (ROOT / "function_app.py").read_text(encoding="utf-8")
+    functions = {node.name: node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef)}
+
+    def calls(function: ast.FunctionDef) -> set[str]:
+        named = {n.func.id for n in ast.walk(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        return named | {c for name in named & set(functions) - {function.name} for c in calls(functions[name])}
+
+    routes = {}
+    for function in functions.values():
+        for decorator in function.decorator_list:
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "route":
+                (route,) = [k.value for k in decorator.keywords if k.arg == "route"]
+                routes["/api/" + ast.literal_eval(route).split("/{")[0]] = function
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "event_grid_trigger":
+                routes["/runtime/webhooks/eventgrid"] = function
+    assert set(KEY_ONLY_PATHS) <= set(routes)
+    for path, function in routes.items():
+        asks = "_signed_in" in calls(function)
+        assert asks is (path not in KEY_ONLY_PATHS), f"{function.name} ({path})"
+    roles = re.findall(r"_signed_in\(req, (\w+)\)", source)
+    assert set(roles) == {"READ", "APPROVE"}
+
+
+def test_the_app_registration_declares_the_roles_the_code_checks() -> None:
+    registration = json.loads((INFRA / "auth" / "app-registration.json").read_text(encoding="utf-8"))
+    declared = {role["value"]: role for role in registration["appRoles"]}
+    assert set(declared) == {READ, APPROVE}
+    for role in ROLES:
+        assert declared[role.value]["id"] == role.id and declared[role.value]["isEnabled"] is True
+    assert declared[APPROVE]["allowedMemberTypes"] == ["User"], "approvals are made by people"
+    clients = json.loads((INFRA / "auth" / "api-clients.json").read_text(encoding="utf-8"))["api"]
+    assert clients["oauth2PermissionScopes"] == registration["api"]["oauth2PermissionScopes"]
+    scope_ids = {scope["id"] for scope in clients["oauth2PermissionScopes"]}
+    assert all(set(c["delegatedPermissionIds"]) <= scope_ids for c in clients["preAuthorizedApplications"])
+    # v2.0 tokens: their issuer is the /v2.0 one the authentication settings name.
+    assert registration["api"]["requestedAccessTokenVersion"] == 2
+    auth = body(parsed(INFRA / "app" / "function.bicep")["resources"]["auth"])
+    issuer = auth["properties"]["identityProviders"]["azureActiveDirectory"]["registration"]["openIdIssuer"]
+    assert json.dumps(issuer).endswith('/v2.0"')
+
+
+def test_the_preprovision_hook_keeps_the_app_registration_and_sets_its_client_id() -> None:
+    project = yaml.safe_load((ROOT / "azure.yaml").read_text(encoding="utf-8"))
+    hook = project["hooks"]["preprovision"]
+    for shell in ("posix", "windows"):
+        text = (ROOT / hook[shell]["run"]).read_text(encoding="utf-8")
+        for needed in (
+            "applications(uniqueName='foundry-guard-",  # Graph's upsert: a second run updates the same one
+            "create-if-missing",
+            "infra/auth/app-registration.json",
+            "infra/auth/api-clients.json",
+            "identifierUris",
+            "api://",
+            "servicePrincipals(appId=",
+            "appRoleAssignmentRequired",
+            "azd env set AUTH_CLIENT_ID",
+        ):
+            assert needed in text, f"{hook[shell]['run']}: {needed}"
+        # The role bodies are sent after the scope exists, the pre-authorization after that.
+        assert text.index("app-registration.json") < text.index("api-clients.json")
 
 
 # -- azd ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emulator.host import AUTHENTICATION_ON, signed_in
+from remediators import principal as principal_module
 from remediators.principal import (
     APPROVE,
     MAX_HEADER_CHARS,
@@ -30,6 +32,7 @@ from remediators.principal import (
     principal_from_headers,
     require,
 )
+from remediators.settings import SETTINGS
 
 ONCALL_OID = "0b6f5a4e-3d2c-4b1a-9f8e-7d6c5b4a3f2e"
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
@@ -194,3 +197,13 @@ def test_the_roles_declared_for_the_app_registration_are_the_roles_checked() -> 
     assert approve.member_types == ("User",), "approvals are made by people, not applications"
     assert len({role.id for role in ROLES}) == 2
     assert all(role.id == type(role)(role.value, "", "", ()).id for role in ROLES), "ids follow the value only"
+
+
+def test_no_guard_setting_turns_the_check_off() -> None:
+    """Only the platform's own word counts: every GUARD_* setting set to anything changes nothing."""
+    everything = {setting.name: "off" for setting in SETTINGS}
+    everything.update(GUARD_AUTH="off", GUARD_REQUIRE_AUTHENTICATION="false")
+    with pytest.raises(NotSignedIn, match="not enabled"):
+        principal_from_headers(signed_in(ONCALL_OID, "oncall@contoso.com", APPROVE), everything)
+    source = Path(principal_module.__file__).read_text(encoding="utf-8")
+    assert "GUARD_" not in source.replace("No ``GUARD_*`` setting switches this off", "")

@@ -26,6 +26,8 @@ param modes string
 param dryRun bool
 param sweepSubscriptions string
 param sweepSchedule string
+@minLength(1)
+@description('Client id of the app registration App Service authentication validates tokens for (infra/hooks/preprovision.*).')
 param authClientId string
 @description('Address for the approve and reject links, e.g. a custom domain. Empty: the app\'s own (WEBSITE_HOSTNAME).')
 param approvalBaseUrl string = ''
@@ -62,7 +64,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: { '${identityId}': {} }
   }
-  // checkov:skip=CKV_AZURE_17: Client certificates would lock out Event Grid and Azure Monitor, which cannot present one; HTTP calls need a function key, approvers also an Entra ID token.
+  // checkov:skip=CKV_AZURE_17: Client certificates would lock out Event Grid and Azure Monitor, which cannot present one; HTTP calls need a function key, and all but theirs an Entra ID token.
   // checkov:skip=CKV_AZURE_222: Event Grid and the action group deliver over the public endpoint; every HTTP function asks for a function key.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero on demand; a lost instance costs a retry (Event Grid for 24 hours, the queue five times), not an event.
   // checkov:skip=CKV_AZURE_213: The platform health check would be refused by the function-key check of /api/health; Flex Consumption replaces unhealthy instances itself.
@@ -143,13 +145,16 @@ resource scm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01'
   properties: { allow: false }
 }
 
-// App Service authentication names the approver (X-MS-CLIENT-PRINCIPAL-NAME) in the ledger. Callers
-// without a token still reach the functions, which ask for a function key: Event Grid and the
-// action group keep working.
+// App Service authentication, always on: every request needs an Entra ID token for the app
+// registration (401 without one), besides the function key, except what Azure services call with a
+// function key alone: the Event Grid trigger's webhook, the alerts' action group, and the health
+// probe. The functions read the signed-in person and their app roles from the platform's
+// X-MS-CLIENT-PRINCIPAL header, and believe it only while the platform says authentication is on
+// (WEBSITE_AUTH_ENABLED; remediators/principal.py). No GUARD_* setting turns this off.
 //
 // checkov reads this sites/config child as a web app of its own, so the skips below answer checks
 // about the site (declared above), and CKV_AZURE_13 asks for this very resource.
-resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   // checkov:skip=CKV_AZURE_13: This resource is the App Service authentication the check asks for.
   // checkov:skip=CKV_AZURE_63: HTTP logs: the functions log every request to Application Insights.
@@ -162,8 +167,13 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)
   properties: {
     platform: { enabled: true }
     globalValidation: {
-      requireAuthentication: false
-      unauthenticatedClientAction: 'AllowAnonymous'
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/runtime/webhooks/eventgrid' // Event Grid delivers to the on_resource_event trigger with its system key
+        '/api/alerts' // the action group calls the alerts function with its function key
+        '/api/health' // probes, with a function key
+      ]
     }
     identityProviders: {
       azureActiveDirectory: {
