@@ -6,11 +6,12 @@
       "identityHeader": "a-fixed-secret",
       "lro": {"cosmosPolls": 1, "cognitivePolls": 1, "searchSettleReads": 1, "retryAfter": 0},
       "faults": [{"kind": "throttle", "method": "PATCH", "times": 1, "retryAfter": 1}],
-      "logs": {"CDBDataPlaneRequests": [{"TimeGenerated": "ago(5m)", "StatusCode": 401, "SubStatusCode": 5202}]},
+      "logs": {"CDBDataPlaneRequests": [{"StatusCode": 403, "KeyType": "PrimaryMasterKey"}]},
       "subscribers": ["https://127.0.0.1:7071/runtime/webhooks/EventGrid?functionName=on_resource_write"]
     }
 
-Unknown fields are refused, so a typo fails at start-up rather than silently doing nothing.
+Unknown fields are refused, so a typo fails at start-up rather than silently doing nothing; so are
+log rows naming a column their table does not publish (:mod:`emulator.logs`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ a column or ``tostring(Column)``, KQL's conversion to text (``401`` reads ``"401
 Microsoft's pages.
 Literals are strings (double or single quotes), numbers, ``true`` and ``false``. Anything else is
 refused with :class:`KqlError` naming the part, so a product query that grows beyond this subset
-fails loudly instead of answering wrongly.
+fails loudly instead of answering wrongly. Given the table's column types,
+:meth:`Query.check_types` refuses what KQL refuses: a string column compared with a number (or the
+other way round), ``=~`` / ``in~`` on anything but strings.
 """
 
 from __future__ import annotations

@@ -130,8 +130,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUARD_LOG_ANALYTICS_WORKSPACE_ID",
         "",
-        "Log Analytics workspace (its id) holding the guarded resources' diagnostic logs. Refused "
-        "requests there (403s) turn a suspected firewall finding into a confirmed one. Empty: no evidence.",
+        "Log Analytics workspace (its id) holding the guarded resources' diagnostic logs. The workspace's "
+        "own requests refused there (403s signed with the resource's key) turn a suspected firewall finding "
+        "into a confirmed one; other callers' refusals are only listed. Empty: no evidence.",
     ),
     Setting(
         "GUARD_LOG_ANALYTICS_ENDPOINT",
