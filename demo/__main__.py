@@ -27,6 +27,7 @@ import azure.functions as func
 from emulator import azurite
 from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
+from remediators.logcontext import install
 from remediators.principal import APPROVE
 
 SEED = Path(__file__).parent / "seed"
@@ -72,6 +73,7 @@ FINAL = {
 
 
 def main() -> int:
+    install()  # as every entry point: each log record, any library's, is redacted where it is made
     started = time.monotonic()
     seed = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(SEED.glob("*.json"))}
     seed["lookalike-cosmos-db"] = lookalike(seed["ordinary-cosmos-db"])

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import arm_json
 from .classify import NotAResource, classify
+from .logcontext import install
 from .report import render_summary, render_text
 from .role import role_definitions
 from .scope import ScopeRules
@@ -34,6 +35,7 @@ PROG = "python -m remediators"
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
+    install()  # every log line, any library's, redacted (urllib3 quotes whole URLs at DEBUG)
     parser = argparse.ArgumentParser(
         prog=PROG, description="Foundry Guard: detect and plan fixes for broken guarded resources."
     )

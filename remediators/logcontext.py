@@ -1,9 +1,15 @@
-"""Structured logs: every line of Foundry Guard's carries the ids that tie it to one piece of work.
+"""Structured logs: every line of Foundry Guard's carries the ids that tie it to one piece of work,
+and no line of anyone's carries a secret.
 
 The triggers open a context (``with log_context(event_id=..., resource_id=...)``); everything
 logged inside it, in any module, carries ``correlationId``, ``eventId``, ``resourceId`` and
 ``remediationId`` as record attributes, which Application Insights keeps as custom dimensions.
 Context variables make this safe across the threads a Functions host runs work on.
+
+Every record, from any library, is also redacted where it is made
+(:func:`remediators.redaction.redact_record`): urllib3 writes a request's whole URL at DEBUG, a
+Teams webhook's ``sig=`` included, and an SDK's error can quote a connection string. Every entry
+point calls :func:`install` first: the function app, the CLI, the demo.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from .redaction import redact_record
 
 FIELDS = ("correlationId", "eventId", "resourceId", "remediationId")
 _context: contextvars.ContextVar[dict[str, str | None]] = contextvars.ContextVar("foundry_guard_log_context")
@@ -46,10 +54,12 @@ _installed = False
 
 
 def install(logger_name: str = "foundry_guard") -> logging.Logger:
-    """Make every log record, from any logger, carry the current context's ids (``None`` where unknown).
+    """Make every log record, from any logger, carry the current context's ids (``None`` where unknown)
+    and its message formatted once and redacted.
 
     A record factory rather than a filter: filters on a logger do not see its children's records,
-    and the Functions host owns the handlers.
+    and the Functions host owns the handlers. The factory runs only for records a logger's level lets
+    through, so the formatting costs nothing for lines nobody keeps.
     """
     global _installed
     if not _installed:
@@ -60,6 +70,7 @@ def install(logger_name: str = "foundry_guard") -> logging.Logger:
             current = _context.get({})
             for name in FIELDS:
                 setattr(record, name, current.get(name))
+            redact_record(record)
             return record
 
         logging.setLogRecordFactory(factory)

@@ -2,8 +2,9 @@
 
 Every notice says what broke, where, who changed it, the evidence, what was done or is proposed,
 how to approve or reject it, and the remediation id. It never carries a key, token, connection
-string or SAS: every string is passed through :func:`redact`, and every value held under a
-secret-sounding name (``...Key``, ``...Token``, ``password``, ``connectionString``...) is dropped,
+string or SAS: every string is passed through :func:`~remediators.redaction.redact`, and every
+value held under a secret-sounding name (``...Key``, ``...Token``, ``password``,
+``connectionString``...) is dropped,
 on both channels and in :class:`Delivery` errors. Continuation tokens are never included.
 
 Which outcomes notify (:func:`should_notify`): ``verified``, ``proposed``, ``observed``,
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .findings import Finding
 from .pipeline import Outcome, State
+from .redaction import REDACTED, redact
 from .resource_ids import InvalidResourceId, parse_resource_id
 from .signals import signal_to_json
 
@@ -46,7 +48,6 @@ EVENT_SOURCE = "/foundry-guard"
 EVENT_TYPE_PREFIX = "FoundryGuard.Remediation."
 CHANNEL_EVENTGRID = "eventgrid"
 CHANNEL_TEAMS = "teams"
-REDACTED = "[redacted]"
 
 _NOTIFIED = frozenset({State.VERIFIED, State.PROPOSED, State.OBSERVED, State.REVERTED, State.FAILED})
 _MAX_FINDINGS = 10
@@ -88,38 +89,11 @@ def should_notify(outcome: Outcome) -> bool:
 
 # -- redaction ---------------------------------------------------------------------------------
 
-_SECRET_TEXT = (
-    # Connection strings and query strings: AccountKey=..., SharedAccessSignature=..., sig=..., code=...
-    re.compile(
-        r"(?i)(?<![A-Za-z0-9_-])(account[-_]?key|shared[-_]?access[-_]?key|shared[-_]?access[-_]?signature|"
-        r"access[-_]?key|api[-_]?key|client[-_]?secret|secret|password|pwd|sig|code|key|token|access[-_]?token|"
-        r"refresh[-_]?token|sas[-_]?token)(\s*=\s*)[^\s;&,\"'<>]+"
-    ),
-    # JSON or header style, for names that can only mean a credential: "primaryMasterKey": "...", api-key: ...
-    re.compile(
-        r"(?i)((?:primary|secondary)(?:master|readonlymaster)?key|account[-_]?key|api[-_]?key|x-functions-key|"
-        r"ocp-apim-subscription-key|client[-_]?secret|password|connection[-_]?string|sas[-_]?token|access[-_]?token|"
-        r"refresh[-_]?token|x-identity-header|aeg-sas-key|aeg-sas-token)(\"?\s*:\s*\"?)[^\s;&,\"'<>]+"
-    ),
-    re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)(\s+)[A-Za-z0-9._~+/=%-]{8,}"),
-)
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_ACCOUNT_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==")  # a Storage or Cosmos DB key, bare
-_URL_USERINFO = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 # A value held under one of these names is never sent, whatever it looks like (booleans and objects are kept:
 # allowSharedKeyAccess is a setting, not a key).
 _SECRET_NAME = re.compile(
     r"(?i)(key|keys|secret|secrets|password|pwd|token|tokens|connectionstrings?|sas|signature|sig|credentials?)$"
 )
-
-
-def redact(text: str) -> str:
-    """``text`` with anything that looks like a key, token, connection-string secret or SAS signature replaced."""
-    for pattern in _SECRET_TEXT:
-        text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _ACCOUNT_KEY.sub(REDACTED, text)
-    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
 
 
 def _scrub(value: Any, *, limit: int | None = _MAX_TEXT) -> Any:
@@ -587,10 +561,9 @@ class _PerSendOptionsFilter(logging.Filter):
     OPTIONS = frozenset({"retry_total", "connection_timeout", "read_timeout", "connection_verify"})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (
-            isinstance(args, tuple) and args and args[0] in self.OPTIONS and "not a known attribute" in str(record.msg)
-        )
+        # The formatted message: the record factory (logcontext.install) keeps no arguments.
+        message = record.getMessage()
+        return not (message.split(" ", 1)[0] in self.OPTIONS and "is not a known attribute" in message)
 
 
 def _quiet_per_send_options() -> None:
