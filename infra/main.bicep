@@ -29,7 +29,7 @@ param aiAccountResourceGroups string = ''
 @description('Assign both remediator roles on the whole subscription instead of on the groups above. Only when asked: the code\'s scope rules then stand alone between the service and every Cosmos DB, Search and Storage account here.')
 param assignAtSubscription bool = false
 
-@description('Sweep this subscription on a timer (catches missed events, records AI accounts\' allowlist baselines). Assigns the read-only reader role on the subscription.')
+@description('Sweep this subscription on a timer (catches missed events, records AI accounts\' allowlist baselines). The read-only reader role is on the subscription either way: the proof of managed groups lists its workspaces.')
 param sweepSubscription bool = true
 
 @description('The code is deployed: create what calls its functions (the Event Grid subscription, the alerts\' action group). Set by the postdeploy hook.')
@@ -185,7 +185,6 @@ module rbac 'rbac.bicep' = {
     managedResourceGroups: managedResourceGroups
     aiAccountResourceGroups: aiAccountResourceGroups
     assignAtSubscription: assignAtSubscription
-    sweepSubscription: sweepSubscription
   }
 }
 

@@ -18,8 +18,6 @@ param managedResourceGroups string
 param aiAccountResourceGroups string
 @description('Assign both remediator roles on the subscription instead of on the groups.')
 param assignAtSubscription bool
-@description('Assign the reader role on the subscription, for the sweep.')
-param sweepSubscription bool
 
 var managedRg = loadJsonContent('roles/managed-rg.json')
 var aiAccount = loadJsonContent('roles/ai-account.json')
@@ -127,13 +125,15 @@ resource aiAccountOnSubscription 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// Reads only: listing a type across the subscription needs its read action there.
-resource readerOnSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (sweepSubscription) {
+// Reads only, always: the proof that a group is a workspace's managed resource group lists the
+// subscription's workspaces and registries, and the sweep lists the guarded types; a list across a
+// subscription needs its read action there.
+resource readerOnSubscription 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, principalId, readerRole.id)
   properties: {
     roleDefinitionId: readerRole.id
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'Foundry Guard sweeps this subscription for guarded resources (reads only).'
+    description: 'Foundry Guard reads this subscription\'s workspaces (the proof of managed groups) and sweeps it (reads only).'
   }
 }
