@@ -79,17 +79,6 @@ DEFAULT_ENDPOINT = "https://api.loganalytics.io"
 PUBLIC_AUDIENCE = "https://api.loganalytics.io"
 REFUSED = (401, 403)
 
-# The principal ids (object ids) whose requests to a resource are the workspace's own, for a
-# resource id: the identities of the workspace whose managed group holds it (the system-assigned
-# one is the workspace body's ``identity.principalId``). Compared ignoring case.
-TrustedPrincipals = Callable[[str], frozenset[str]]
-
-
-def no_trusted_principals(resource_id: str) -> frozenset[str]:
-    """No identity is known to be the workspace's: only key-signed requests can count."""
-    return frozenset()
-
-
 # The Cosmos DB account keys, as ARM's listKeys names them (and the log's AuthTokenType / KeyType).
 _COSMOS_KEYS = frozenset(
     key.casefold()

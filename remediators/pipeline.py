@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from .signals import Signal
 
 
-# (resource id, resource type) -> diagnostic-log lines showing the workspace's requests refused
-Evidence = Callable[[str, str], list[str]]
+# (resource id, resource type, the proving workspace's identities) -> diagnostic-log lines of refused
+# requests; only those the workspace itself sent confirm (remediators.service._evidence)
+Evidence = Callable[[str, str, frozenset[str]], list[str]]
 
 
 class State(StrEnum):
@@ -215,7 +216,9 @@ class Pipeline:
         before = classify(body, self.rules, baselines=self.baselines, proof=scope)
         if self.evidence is not None and any(f.confidence is Confidence.SUSPECTED for f in before.findings):
             # Diagnostic logs can turn a suspicion into a certainty (and the mode from propose to apply).
-            denials = self.evidence(parsed.text, parsed.resource_type or "")
+            workspace = proof.workspace if proof is not None else None
+            identities = frozenset(workspace.principal_ids) if workspace is not None else frozenset()
+            denials = self.evidence(parsed.text, parsed.resource_type or "", identities)
             if denials:
                 before = classify(body, self.rules, baselines=self.baselines, access_denials=denials, proof=scope)
         outcome.findings, outcome.reason = before.findings, before.reason

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .arm import Arm, credential
 from .baselines import NO_BASELINES, BaselineSource, TableBaselines
@@ -21,9 +21,6 @@ from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_to_json
 from .worker import Notify, Worker
-
-if TYPE_CHECKING:
-    from .evidence import TrustedPrincipals
 
 log = logging.getLogger("foundry_guard.service")
 
@@ -250,21 +247,19 @@ def configured_pipeline(
     )
 
 
-def _evidence(
-    options: dict[str, Any], token_credential: Any, trusted_principals: TrustedPrincipals | None = None
-) -> Evidence | None:
+def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None:
     """Diagnostic-log evidence for the pipeline, or ``None`` when no workspace is configured.
 
     Every refusal the logs show becomes an evidence line; only the workspace's own refused 403s
     are :class:`ConfirmingDenial` lines, the ones that confirm a suspected firewall lock. A 401 is
     local auth refusing a key (the property confirms that by itself), and an anonymous or unknown
-    caller's 403 is what anyone on the internet can produce. ``trusted_principals`` names, for a
-    resource id, the identities of the workspace that owns it (see :data:`TrustedPrincipals`);
-    without it only requests signed with the resource's own key count as the workspace's.
+    caller's 403 is what anyone on the internet can produce. The pipeline passes the identities of
+    the workspace that proves the resource's group; without them only requests signed with the
+    resource's own key count as the workspace's.
     """
     if not options["log_analytics_workspace"]:
         return None
-    from .evidence import LogEvidence, no_trusted_principals
+    from .evidence import LogEvidence
     from .remediator import ConfirmingDenial
 
     logs = LogEvidence(
@@ -274,11 +269,9 @@ def _evidence(
         lookback_minutes=options["evidence_lookback_minutes"],
         connection_verify=os.environ.get("REQUESTS_CA_BUNDLE") or None,
     )
-    principals_of = trusted_principals or no_trusted_principals
-
-    def refused(resource_id: str, resource_type: str) -> list[str]:
+    def refused(resource_id: str, resource_type: str, workspace_identities: frozenset[str]) -> list[str]:
         lines: list[str] = []
-        for denial in logs.denials(resource_id, resource_type, trusted_principals=principals_of(resource_id)):
+        for denial in logs.denials(resource_id, resource_type, trusted_principals=workspace_identities):
             confirms = denial.workspace_traffic and denial.status == 403
             lines.append(ConfirmingDenial(denial.describe()) if confirms else denial.describe())
         return lines

@@ -8,8 +8,9 @@ sample records, sent with no credential from a documentation-range address) into
 evidence the way the function app does (``remediators.service._evidence``), and classify. The
 last test is the control: the workspace's own key-signed requests refused do confirm.
 
-Only interfaces older than the fix are used here, so the same file shows the hole on the code
-before it: there the anonymous rows confirm the lock.
+Besides the workspace's identities (none here: the pipeline passes those of the workspace that
+proves the group), only interfaces older than the fix are used, so the same checks show the hole
+on the code before it: there the anonymous rows confirm the lock.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def refused_lines(twin: Twin, resource: dict[str, Any]) -> list[str]:
     }
     refused = _evidence(options, credential(None))
     assert refused is not None
-    return list(refused(resource["id"], resource["type"]))
+    return list(refused(resource["id"], resource["type"], frozenset()))
 
 
 def firewall_finding(resource: dict[str, Any], lines: list[str]) -> Finding:

@@ -388,6 +388,23 @@ def test_a_workspace_id_remediates_the_group_the_workspace_proves(twin: Twin) ->
     assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
 
 
+def test_a_proposal_from_a_workspace_scoped_remediation_is_approved_later(twin: Twin) -> None:
+    # The group is managed because the workspace proves it, not by any name rule: the approval,
+    # which runs later and apart from the workspace call, relies on the same proof.
+    workspace, resources = workspace_with_group(OWN_GROUP_FORM)
+    cosmos = {**resources[0], "properties": {**resources[0]["properties"], "disableLocalAuth": False}}
+    cosmos["properties"]["publicNetworkAccess"] = "Disabled"  # a suspected lock: proposed for a person
+    for body in [workspace, cosmos, resources[1]]:
+        twin.set_resource(body)
+    applied = json.loads(http("POST", "remediate", {"resourceId": workspace["id"], "action": "apply"}).get_body())
+    [proposal] = [r["remediation"] for r in applied["results"] if r["state"] == "proposed"]
+    function_app._service = None  # a later call, on a fresh host: nothing remembers the workspace call
+    approved = http("POST", f"remediations/{proposal['id']}/approve")
+    assert approved.status_code == 200, approved.get_body()
+    assert json.loads(approved.get_body())["status"] == "verified"
+    assert patches(twin) == [b'{"properties":{"publicNetworkAccess":"Enabled"}}']
+
+
 def test_a_workspace_naming_a_group_of_no_form_for_it_proves_nothing(twin: Twin) -> None:
     # Microsoft's own example names "testworkspace_0000111122223333": no documented form (16 hex
     # digits are no GUID), so the workspace alone does not make the group loosenable.

@@ -239,6 +239,39 @@ def test_the_inventory_is_read_once_per_subscription_while_fresh() -> None:
     assert inventory.lookup("s1")[1] and CountingArm.calls == 4
 
 
+# -- log evidence: the proving workspace's own identities are its traffic --------------------------
+
+
+@pytest.mark.parametrize(
+    ("requester", "state"),
+    [
+        ("00000000-1111-2222-3333-444444444444", State.VERIFIED),  # the workspace example's identity
+        ("6c1d0e5f-4a3b-4c2d-9e8f-7a6b5c4d3e2f", State.PROPOSED),  # someone else's token
+    ],
+)
+def test_only_the_proving_workspaces_identity_confirms_a_firewall_lock(
+    twin: Twin, requester: str, state: State
+) -> None:
+    from remediators.service import _evidence
+    from tests.log_rows import storage_row
+
+    subscription = fresh_subscription()
+    storage = with_properties(in_group(example(STORAGE_GET), MANAGED_RG), publicNetworkAccess="Disabled")
+    storage["id"] = storage["id"].replace("/subscriptions/{subscription-id}/", f"/subscriptions/{subscription}/")
+    refused = storage_row("ago(2m)", f"{storage['id']}/blobServices/default", "403", "AuthorizationFailure")
+    twin.add_log_rows("StorageBlobLogs", [refused | {"AuthenticationType": "OAuth", "RequesterObjectId": requester}])
+    for body in (workspace(MANAGED_RG, subscription), storage):
+        twin.set_resource(body)
+    options = {"log_analytics_workspace": "5f0b3c2a-1111-4a4a-9b9b-00000000e71d",
+               "log_analytics_endpoint": f"{twin.arm}/v1", "evidence_lookback_minutes": 60}  # fmt: skip
+    guard = pipeline(twin)
+    guard.evidence = _evidence(options, credential(None))
+    outcome = guard.remediate(storage["id"])
+    assert outcome.state is state, outcome.reason
+    [firewall] = outcome.findings
+    assert any(requester in line for line in firewall.evidence)
+
+
 # -- the property: nothing outside a proven managed group is ever loosened ------------------------
 
 _ASCII_IGNORING_CASE = re.ASCII | re.IGNORECASE
