@@ -25,11 +25,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUARD_MANAGED_RESOURCE_GROUPS",
         "",
-        "Comma-separated resource-group names or globs (case-insensitive) to treat as workspace managed "
-        "resource groups, besides the `azureml-rg-<workspace>_<guid>` and `azureml-<workspace>_<guid>` "
-        "forms, which are always recognised. Name groups of the `<workspace resource group><GUID>` form "
-        "here. A pattern of wildcards alone (`*`) is refused: it would aim fixes that turn security "
-        "settings off at every group.",
+        "Comma-separated resource-group names or globs (ignoring ASCII case only) to treat as workspace "
+        "managed resource groups without a workspace to prove them. Otherwise a group is managed only "
+        "when a customer-managed-key workspace of its subscription names it as its own; a name alone "
+        "proves nothing. An Azure ML registry's group is never managed, listed or not. A pattern of "
+        "wildcards alone (`*`) is refused: it would aim fixes that turn security settings off at "
+        "every group.",
     ),
     Setting(
         "GUARD_INCLUDE_SCOPES",

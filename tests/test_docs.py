@@ -34,3 +34,10 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_same_test_command() -> No
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in readme and "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_the_threat_model_names_tests_that_exist() -> None:
+    page = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_[a-z_]+\.py)`", page))
+    assert named, "each 'never' names the tests that hold it"
+    assert sorted(name for name in named if not list((ROOT / "tests").rglob(name))) == []
