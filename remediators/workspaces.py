@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -240,6 +241,15 @@ class Inventory:
                 Guarded.MANAGED_RG,
             )
         form = candidate_form(group)
+        lookalike = candidate_form(unicodedata.normalize("NFKC", group).casefold())
+        if form not in PLATFORM_FORMS and lookalike in PLATFORM_FORMS:
+            return Proof(
+                group,
+                False,
+                f"resource group {group!r} is spelled like a workspace's managed resource group ({lookalike}) only "
+                "through letters that are not ASCII: made to look like one; nothing is loosened",
+                Guarded.MANAGED_RG,
+            )
         if form in PLATFORM_FORMS:
             return Proof(
                 group,

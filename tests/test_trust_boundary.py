@@ -122,6 +122,8 @@ def test_a_unicode_lookalike_of_a_proven_group_is_never_loosened(twin: Twin, loo
     outcome = remediate(twin, [real, cosmos], cosmos["id"])
     assert outcome.state in (State.NOT_GUARDED, State.OBSERVED)
     assert patches_to(twin, cosmos["id"]) == []
+    if "\u200b" not in lookalike:  # NFKC maps the rest onto ASCII: reported as made to look like one
+        assert outcome.state is State.OBSERVED and "made to look like one" in outcome.reason
     # ... while the group the workspace does name is fixed.
     proven = broken_cosmos(subscription, MANAGED_RG)
     assert remediate(twin, [proven], proven["id"]).state is State.VERIFIED
