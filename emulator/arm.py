@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from . import ids
+from . import authorization, ids
 from .events import Writer
 from .merge import find_key, merge_patch
 from .messages import ArmFailure, Request, Response, json_response, new_id
@@ -76,7 +76,7 @@ def handle(app: TwinApp, request: Request, claims: dict[str, Any]) -> Response:
     if parsed.collection:
         if request.method != "GET":
             raise _method_not_allowed(request)
-        return _list(app, parsed)
+        return _list(app, parsed, request.query_value("$filter"))
     if request.method == "GET":
         return _get(app, parsed)
     if request.method in ("PUT", "PATCH") and parsed.type != ids.SUBSCRIPTION_TYPE:
@@ -100,6 +100,8 @@ def not_found(app: TwinApp, parsed: ids.ArmPath) -> ArmFailure:
         return ArmFailure(404, "PolicyAssignmentNotFound", f"The policy assignment '{parsed.name}' is not found.")
     if resource_type == EXEMPTION_TYPE.casefold():
         return ArmFailure(404, "PolicyExemptionNotFound", f"The policy exemption '{parsed.name}' is not found.")
+    if resource_type == authorization.ASSIGNMENT_TYPE.casefold():
+        return ArmFailure(404, "RoleAssignmentNotFound", f"The role assignment '{parsed.name}' is not found.")
     where = f" under resource group '{parsed.resource_group}'" if parsed.resource_group else ""
     return ArmFailure(
         404,
@@ -111,6 +113,8 @@ def not_found(app: TwinApp, parsed: ids.ArmPath) -> ArmFailure:
 
 def _get(app: TwinApp, parsed: ids.ArmPath) -> Response:
     with app.lock:
+        if authorization.is_type(parsed, authorization.DEFINITION_TYPE):
+            return json_response(200, authorization.get_definition(app.store, parsed))
         body = app.store.get(parsed.path)
         if body is None:
             raise not_found(app, parsed)
@@ -118,7 +122,7 @@ def _get(app: TwinApp, parsed: ids.ArmPath) -> Response:
         return json_response(200, copy.deepcopy(body))
 
 
-def _list(app: TwinApp, parsed: ids.ArmPath) -> Response:
+def _list(app: TwinApp, parsed: ids.ArmPath, filter_text: str | None) -> Response:
     with app.lock:
         if (
             parsed.subscription
@@ -126,7 +130,13 @@ def _list(app: TwinApp, parsed: ids.ArmPath) -> Response:
             and not app.store.group_exists(parsed.subscription, parsed.resource_group)
         ):
             raise not_found(app, parsed)
-        items = [copy.deepcopy(body) for body in app.store.children(parsed.parent, parsed.type or "")]
+        # Role assignments and definitions are listed by where they apply, not where they are stored.
+        if authorization.is_type(parsed, authorization.ASSIGNMENT_TYPE):
+            items = authorization.list_assignments(app.store, parsed, filter_text)
+        elif authorization.is_type(parsed, authorization.DEFINITION_TYPE):
+            items = authorization.list_definitions(app.store, parsed, filter_text)
+        else:
+            items = [copy.deepcopy(body) for body in app.store.children(parsed.parent, parsed.type or "")]
     return json_response(200, {"value": items})
 
 
