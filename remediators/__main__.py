@@ -2,7 +2,8 @@
 
 ``classify FILE|- [...]``  classify resource bodies; no call to Azure.
 ``handle FILE|- [--dry-run]``  run the pipeline for an Event Grid event or batch, or an alert.
-``scan --subscription ID [--apply]``  sweep every guarded resource of a subscription.
+``scan --subscription ID [--apply]``  sweep every guarded resource of a subscription; say what the
+    workspace inventory proves, and where Foundry Guard's roles disagree with that proof.
 ``roles``  print the least-privilege custom roles.
 ``infra``  check (or ``--write``) the files under ``infra/`` derived from the code.
 
@@ -30,6 +31,7 @@ from .settings import InvalidSettings, identity_client_id, load_scope_rules, ser
 
 if TYPE_CHECKING:  # the pipeline pulls in azure-core: classify does without it
     from .pipeline import Outcome, Pipeline
+    from .workspaces import Inventory
 
 PROG = "python -m remediators"
 
@@ -86,7 +88,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:
     if args.command == "handle":
         return _handle(pipeline, args.file, stdin or sys.stdin)
     if args.command == "scan":
-        return _scan(pipeline, args.subscription)
+        return _scan(pipeline, args.subscription, own_object_id=service_options()["own_object_id"])
     return _classify(args.files, rules, managed=args.managed, text=args.format == "text", stdin=stdin or sys.stdin)
 
 
@@ -134,11 +136,24 @@ def _handle(pipeline: Pipeline, name: str, stdin: TextIO) -> int:
     return _report(pipeline.handle(parsed.signals), status)
 
 
-def _scan(pipeline: Pipeline, subscription: str) -> int:
+def _scan(pipeline: Pipeline, subscription: str, *, own_object_id: str) -> int:
+    """One JSON line per workspace and registry (``workspace`` / ``registry``), per disagreement
+    between the identity's roles and the proof (``roleDisagreement``), then per resource
+    (``resourceId``): each kind of line has its own leading key."""
     from .arm import ArmError
+    from .inventory_report import inventory_lines
     from .registry import REMEDIATORS
 
-    outcomes, status = [], 0
+    status = 0
+    try:
+        inventory, _ = pipeline.inventory.lookup(subscription)
+    except ArmError as error:
+        status = _fail(f"cannot read the workspace inventory of subscription {subscription}: {error}")
+    else:
+        for line in inventory_lines(inventory, pipeline.rules):
+            print(json.dumps(line, separators=(",", ":")))
+        status = _check_roles(pipeline, inventory, own_object_id)
+    outcomes = []
     for sdk in dict.fromkeys(r.sdk for r in REMEDIATORS):
         try:
             ids = pipeline.arm.list_ids(subscription, sdk)
@@ -147,6 +162,36 @@ def _scan(pipeline: Pipeline, subscription: str) -> int:
             continue
         outcomes += [pipeline.remediate(resource_id) for resource_id in ids]
     return _report(outcomes, status)
+
+
+def _check_roles(pipeline: Pipeline, inventory: Inventory, own_object_id: str) -> int:
+    """Print where the identity's roles and the proof disagree; 2 when the roles cannot be read."""
+    from .access import disagreements, read_role_assignments
+    from .arm import ArmError
+    from .scope import GUID
+
+    if not own_object_id:
+        print(
+            f"{PROG}: role check skipped: GUARD_IDENTITY_OBJECT_ID is not set, so there is no principal whose "
+            "role assignments to compare with the proof",
+            file=sys.stderr,
+        )
+        return 0
+    if not GUID.match(own_object_id):
+        return _fail(f"role check skipped: GUARD_IDENTITY_OBJECT_ID {own_object_id!r} is not an object id (a GUID)")
+    try:
+        reads = read_role_assignments(pipeline.arm, inventory.subscription, own_object_id)
+    except ArmError as error:
+        hint = ""
+        if error.status == 403:
+            hint = (
+                " (the reader role needs Microsoft.Authorization/roleAssignments/read and "
+                "Microsoft.Authorization/roleDefinitions/read: provision again)"
+            )
+        return _fail(f"cannot read the role assignments of {own_object_id} in {inventory.subscription}: {error}{hint}")
+    for disagreement in disagreements(inventory.subscription, reads, inventory, pipeline.rules):
+        print(json.dumps(disagreement.to_json(), separators=(",", ":")))
+    return 0
 
 
 def _report(outcomes: list[Outcome], status: int) -> int:

@@ -30,8 +30,14 @@ ASSIGN_AT = {
     "subscription needs its read action there).",
 }
 # Reads the service makes besides the remediators': the workspaces that prove managed resource
-# groups, and the registries whose groups are never loosened.
-SERVICE_READS = (f"{WORKSPACE_TYPE}/read", f"{REGISTRY_TYPE}/read")
+# groups, the registries whose groups are never loosened, and the service's own role assignments
+# and their definitions, which `scan` compares with that proof (remediators.access).
+SERVICE_READS = (
+    f"{WORKSPACE_TYPE}/read",
+    f"{REGISTRY_TYPE}/read",
+    "Microsoft.Authorization/roleAssignments/read",
+    "Microsoft.Authorization/roleDefinitions/read",
+)
 
 
 def role_definitions() -> dict[str, dict[str, Any]]:
@@ -42,9 +48,8 @@ def role_definitions() -> dict[str, dict[str, Any]]:
         actions = {a for r in remediators for a in r.arm_actions}
         roles[str(population)] = _role(str(population), actions, [r.resource_type for r in remediators], updates=True)
     reads = {a for a in all_actions() if a.casefold().endswith("/read")}
-    roles[READER] = _role(
-        READER, reads, [r.resource_type for r in REMEDIATORS] + [WORKSPACE_TYPE, REGISTRY_TYPE], updates=False
-    )
+    service_types = [action.rsplit("/", 1)[0] for action in SERVICE_READS]
+    roles[READER] = _role(READER, reads, [r.resource_type for r in REMEDIATORS] + service_types, updates=False)
     return roles
 
 

@@ -152,8 +152,11 @@ def test_roles_prints_the_committed_role_definitions() -> None:
         "Microsoft.CognitiveServices/accounts/write",
     ]
     assert roles["reader"]["Actions"] == [
+        "Microsoft.Authorization/roleAssignments/read",  # scan compares its own roles with the proof
+        "Microsoft.Authorization/roleDefinitions/read",
         "Microsoft.CognitiveServices/accounts/read",
         "Microsoft.DocumentDB/databaseAccounts/read",
+        "Microsoft.MachineLearningServices/registries/read",
         "Microsoft.MachineLearningServices/workspaces/read",
         "Microsoft.Search/searchServices/read",
         "Microsoft.Storage/storageAccounts/read",

@@ -417,18 +417,24 @@ def test_handle_dry_run_writes_nothing(twin: Twin) -> None:
     assert patches(twin) == []
 
 
+def outcome_states(stdout: str) -> dict[str, str]:
+    """``scan``'s outcome lines (``resourceId``), without its inventory lines (tests/test_scan_roles.py)."""
+    outcomes = [line for line in map(json.loads, stdout.splitlines()) if "resourceId" in line]
+    return {outcome["resourceId"]: outcome["state"] for outcome in outcomes}
+
+
 def test_scan_sweeps_every_guarded_resource_of_a_subscription(twin: Twin) -> None:
     break_(twin, COSMOS, disableLocalAuth=True)
     break_(twin, SEARCH, publicNetworkAccess="Disabled")
     proposed = run_cli(twin, "scan", "--subscription", "subid")
     assert proposed.returncode == 0, proposed.stderr
-    states = {json.loads(line)["resourceId"]: json.loads(line)["state"] for line in proposed.stdout.splitlines()}
+    states = outcome_states(proposed.stdout)
     assert states[COSMOS["id"]] == "proposed"
     assert states[SEARCH["id"]] == "proposed"
     assert states[ORDINARY_COSMOS["id"]] == "not-guarded"
     assert patches(twin) == []
 
     applied = run_cli(twin, "scan", "--subscription", "subid", "--apply")
-    states = {json.loads(line)["resourceId"]: json.loads(line)["state"] for line in applied.stdout.splitlines()}
+    states = outcome_states(applied.stdout)
     assert states[COSMOS["id"]] == states[SEARCH["id"]] == "verified"
     assert len(patches(twin)) == 2
