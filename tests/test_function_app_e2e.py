@@ -405,6 +405,19 @@ def test_a_proposal_from_a_workspace_scoped_remediation_is_approved_later(twin: 
     assert patches(twin) == [b'{"properties":{"publicNetworkAccess":"Enabled"}}']
 
 
+@pytest.mark.parametrize("action", ["plan", "apply"])
+def test_a_workspace_naming_an_ordinary_group_loosens_nothing_there(twin: Twin, action: str) -> None:
+    # The field's property is read-only, but a tool that loosens must not rest on one field: the
+    # workspace's word made the guard turn local auth back on in an ordinary group's Cosmos DB.
+    workspace, resources = workspace_with_group("rg-contoso-prod")
+    for body in [workspace, *resources]:
+        twin.set_resource(body)
+    answer = http("POST", "remediate", {"resourceId": workspace["id"], "action": action})
+    assert answer.status_code == 422
+    assert "fits none of the forms" in json.loads(answer.get_body())["detail"]
+    assert patches(twin) == []
+
+
 def test_a_workspace_naming_a_group_of_no_form_for_it_proves_nothing(twin: Twin) -> None:
     # Microsoft's own example names "testworkspace_0000111122223333": no documented form (16 hex
     # digits are no GUID), so the workspace alone does not make the group loosenable.
