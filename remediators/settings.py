@@ -73,7 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
         "GUARD_IDENTITY_OBJECT_ID",
         "",
         "Object id of the identity Foundry Guard runs as: its own writes, coming back as events, are "
-        "recognised by it and cost nothing (no remediation loops).",
+        "recognised by it and cost nothing (no remediation loops), and `scan` checks its role "
+        "assignments against the groups workspaces prove managed.",
     ),
     Setting(
         "GUARD_STORAGE",
