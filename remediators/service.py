@@ -269,6 +269,7 @@ def _evidence(options: dict[str, Any], token_credential: Any) -> Evidence | None
         lookback_minutes=options["evidence_lookback_minutes"],
         connection_verify=os.environ.get("REQUESTS_CA_BUNDLE") or None,
     )
+
     def refused(resource_id: str, resource_type: str, workspace_identities: frozenset[str]) -> list[str]:
         lines: list[str] = []
         for denial in logs.denials(resource_id, resource_type, trusted_principals=workspace_identities):
