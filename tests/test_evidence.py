@@ -411,13 +411,13 @@ def test_a_storage_credential_counts_only_when_it_proves_the_account_key_or_the_
     )
 
 
-def _service_evidence(twin: Twin, **kw: Any) -> Any:
+def _service_evidence(twin: Twin) -> Any:
     options = {
         "log_analytics_workspace": WORKSPACE,
         "log_analytics_endpoint": f"{twin.arm}/v1",
         "evidence_lookback_minutes": 60,
     }
-    refused = _evidence(options, credential(None), **kw)
+    refused = _evidence(options, credential(None))
     assert refused is not None
     return refused
 
@@ -427,7 +427,7 @@ def test_only_the_workspace_s_own_403s_confirm_a_suspected_cosmos_firewall_lock(
     (firewall,) = [f for f in without.findings if f.kind == BreakageKind.MANAGED_RG_FIREWALL_LOCKED]
     assert (firewall.property, firewall.confidence) == ("properties.publicNetworkAccess", Confidence.SUSPECTED)
 
-    lines = _service_evidence(twin)(COSMOS["id"], COSMOS["type"])
+    lines = _service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset())
     # Every refusal is shown; only the workspace's key-signed 403s confirm.
     assert [isinstance(line, ConfirmingDenial) for line in lines] == [False, True, False, False]
     confirmed = classify(COSMOS, ScopeRules(), access_denials=lines)
@@ -440,15 +440,9 @@ def test_only_the_workspace_s_own_403s_confirm_a_suspected_cosmos_firewall_lock(
     assert firewall.plan.body == {"properties": {"publicNetworkAccess": "Enabled"}}
 
 
-def test_trusted_principals_reach_the_evidence_through_the_service(twin: Twin) -> None:
-    asked: list[str] = []
-
-    def principals_of(resource_id: str) -> frozenset[str]:
-        asked.append(resource_id)
-        return frozenset({WORKSPACE_PRINCIPAL})
-
-    lines = _service_evidence(twin, trusted_principals=principals_of)(COSMOS["id"], COSMOS["type"])
-    assert asked == [COSMOS["id"]]
+def test_the_workspaces_identities_reach_the_evidence_through_the_service(twin: Twin) -> None:
+    # The pipeline passes the identities of the workspace proving the group (test_trust_boundary.py).
+    lines = _service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset({WORKSPACE_PRINCIPAL}))
     [principal] = [line for line in lines if "AadPrincipalId" in line]
     assert isinstance(principal, ConfirmingDenial) and "the workspace's identity" in principal
 
