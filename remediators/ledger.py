@@ -10,16 +10,27 @@ arbitrates (409 on a duplicate insert, 412 on a stale ETag):
   never blocks a resource for good;
 * **remediation records**: every state change is an ETag-guarded update, so two writers cannot
   both move a remediation (two approvals of one proposal apply it once).
+
+Listing newest first, by status or not, reads an **index** table instead of scanning the records:
+a row per record in partition ``all`` and one in ``status-<status>``, each keyed by the inverted
+creation time, so a page is one ordered query of ``top`` rows and a point read per row, whatever
+the table's size. The record is the truth: index rows are written before it changes and the old
+status's row deleted after, so a crash leaves at worst a row that readers skip (its record is
+missing or in another status), never a record that no listing shows.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import builtins
+import contextlib
 import datetime
 import hashlib
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -103,24 +114,45 @@ class Remediation:
         }
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing, newest first; ``continuation`` fetches the next (``None``: the last)."""
+
+    records: tuple[Remediation, ...]
+    continuation: str | None
+
+
+class InvalidContinuation(ValueError):
+    """A continuation token this ledger did not hand out."""
+
+
 class Ledger:
-    """The service's state in three tables of one storage account."""
+    """The service's state in four tables of one storage account."""
 
     REMEDIATIONS = "remediations"
+    INDEX = "remediationindex"
     EVENTS = "seenevents"
     LEASES = "leases"
 
-    def __init__(self, service: Any, *, prefix: str = "") -> None:
+    def __init__(self, service: Any, *, prefix: str = "", clock: Callable[[], float] = time.time) -> None:
         self._service = service  # an azure.data.tables.TableServiceClient
+        self._clock = clock  # seconds since the epoch: lease expiry and every timestamp
         self._remediations = service.create_table_if_not_exists(prefix + self.REMEDIATIONS)
+        self._index = service.create_table_if_not_exists(prefix + self.INDEX)
         self._events = service.create_table_if_not_exists(prefix + self.EVENTS)
         self._leases = service.create_table_if_not_exists(prefix + self.LEASES)
 
+    def now(self, offset_seconds: float = 0.0) -> str:
+        """The ledger's time as its timestamps write it (ISO 8601 UTC, milliseconds; sorts as text)."""
+        return _iso(self._clock() + offset_seconds)
+
     @classmethod
-    def from_connection_string(cls, connection_string: str, *, prefix: str = "") -> Ledger:
+    def from_connection_string(
+        cls, connection_string: str, *, prefix: str = "", clock: Callable[[], float] = time.time
+    ) -> Ledger:
         from azure.data.tables import TableServiceClient
 
-        return cls(TableServiceClient.from_connection_string(connection_string), prefix=prefix)
+        return cls(TableServiceClient.from_connection_string(connection_string), prefix=prefix, clock=clock)
 
     # -- seen events ----------------------------------------------------------------------------
 
@@ -144,7 +176,7 @@ class Ledger:
         from azure.data.tables import UpdateMode
 
         partition, row = _hashed(resource_id)
-        lease = {"PartitionKey": partition, "RowKey": row, "Holder": holder, "Expires": time.time() + seconds}
+        lease = {"PartitionKey": partition, "RowKey": row, "Holder": holder, "Expires": self._clock() + seconds}
         try:
             self._leases.create_entity(lease)
             return True
@@ -154,7 +186,7 @@ class Ledger:
             current = self._leases.get_entity(partition, row)
         except ResourceNotFoundError:
             return self.acquire(resource_id, holder, seconds=seconds)  # released in between: try again
-        if current["Holder"] != holder and float(current["Expires"]) > time.time():
+        if current["Holder"] != holder and float(current["Expires"]) > self._clock():
             return False
         try:  # expired (or ours): take it over, unless someone else does first
             self._leases.update_entity(
@@ -168,6 +200,46 @@ class Ledger:
                 return False
             raise
         return True
+
+    def renew(self, resource_id: str, holder: str, *, seconds: float) -> bool:
+        """Extend ``holder``'s lease by ``seconds`` from now, if it still holds it; False when it has
+        lost it (expired and taken by another). A worker renews right before it writes to Azure, and
+        does not write when this is False: the fence between two workers on one resource."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        partition, row = _hashed(resource_id)
+        try:
+            current = self._leases.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return False
+        if current["Holder"] != holder:
+            return False
+        lease = {"PartitionKey": partition, "RowKey": row, "Holder": holder, "Expires": self._clock() + seconds}
+        try:
+            self._leases.update_entity(
+                lease,
+                mode=UpdateMode.REPLACE,
+                etag=current.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except HttpResponseError as error:
+            if error.status_code in (404, 412):
+                return False
+            raise
+        return True
+
+    def lease_left(self, resource_id: str) -> float:
+        """Seconds until the resource's current lease expires (0 when none is held)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        partition, row = _hashed(resource_id)
+        try:
+            current = self._leases.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return 0.0
+        return max(0.0, float(current["Expires"]) - self._clock())
 
     def release(self, resource_id: str, holder: str) -> None:
         from azure.core import MatchConditions
@@ -203,9 +275,9 @@ class Ledger:
         continuation_token: str | None = None,
         error: dict[str, Any] | None = None,
     ) -> Remediation:
-        now = utc_now()
+        now = self.now()
         remediation = Remediation(
-            id=_new_id(_hashed(resource_id)[0]),
+            id=_new_id(_hashed(resource_id)[0], self._clock()),
             resource_id=resource_id,
             status=status,
             kinds=tuple(kinds),
@@ -218,6 +290,9 @@ class Ledger:
             continuation_token=continuation_token,
             error=error,
         )
+        # Index rows first: should the record's insert fail, they point at nothing and are skipped.
+        self._index.upsert_entity(_index_row(_ALL, remediation))
+        self._index.upsert_entity(_index_row(_status_partition(status), remediation))
         metadata = self._remediations.create_entity(_entity(remediation))
         return replace(remediation, etag=metadata.get("etag"))
 
@@ -241,18 +316,66 @@ class Ledger:
         rows = self._remediations.query_entities(query, parameters={"p": partition, "k": _resource_key(resource_id)})
         return sorted((_record(row) for row in rows), key=lambda r: r.created_at, reverse=True)
 
+    def page(self, *, status: Status | None = None, top: int = 50, continuation: str | None = None) -> Page:
+        """One page of remediations, newest first, of one status or all: an ordered query of the
+        index and a point read per row, so its cost does not grow with the table."""
+        if not 1 <= top <= 1000:
+            raise ValueError("top must be between 1 and 1000")
+        partition = _ALL if status is None else _status_partition(status)
+        after = _continuation_row(continuation, partition) if continuation else ""
+        rows = self._index.query_entities(
+            "PartitionKey eq @p and RowKey gt @after",
+            parameters={"p": partition, "after": after},
+            results_per_page=top,
+            select=["RowKey", "Id"],
+        )
+        keys: builtins.list[tuple[str, str]] = []
+        for row in rows:
+            keys.append((row["RowKey"], row["Id"]))
+            if len(keys) == top:
+                break
+        records = self._read_many([remediation_id for _, remediation_id in keys])
+        wanted = [r for r in records if r is not None and (status is None or r.status is status)]
+        last = keys[-1][0] if len(keys) == top else None
+        return Page(tuple(wanted), _continuation(partition, last) if last else None)
+
+    def every(self, status: Status, *, page_size: int = 200) -> Iterator[Remediation]:
+        """Every remediation in ``status``, newest first, page by page (what the sweep settles)."""
+        continuation: str | None = None
+        while True:
+            page = self.page(status=status, top=page_size, continuation=continuation)
+            yield from page.records
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
     def list(
         self, *, status: Status | None = None, resource_id: str | None = None, limit: int = 100
     ) -> list[Remediation]:
+        """Up to ``limit`` remediations, newest first: of one resource (one query), or from the index."""
         if resource_id is not None:
             records = self.for_resource(resource_id)
-        else:
-            records = sorted(
-                (_record(row) for row in self._remediations.list_entities()), key=lambda r: r.created_at, reverse=True
-            )
-        if status is not None:
-            records = [r for r in records if r.status is status]
-        return records[:limit]
+            if status is not None:
+                records = [r for r in records if r.status is status]
+            return records[:limit]
+        found: builtins.list[Remediation] = []
+        continuation: str | None = None
+        while len(found) < limit:
+            page = self.page(status=status, top=min(1000, limit - len(found)), continuation=continuation)
+            found += page.records
+            if page.continuation is None:
+                break
+            continuation = page.continuation
+        return found[:limit]
+
+    def _read_many(self, remediation_ids: Sequence[str]) -> Sequence[Remediation | None]:
+        # Point reads in parallel: a page of 50 costs about one round trip's latency, not 50.
+        if len(remediation_ids) <= 1:
+            return [self.get(i) for i in remediation_ids]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(16, len(remediation_ids))) as pool:
+            return list(pool.map(self.get, remediation_ids))
 
     def move(
         self,
@@ -270,7 +393,7 @@ class Ledger:
 
         if status not in TRANSITIONS[remediation.status]:
             raise IllegalTransition(f"a remediation that is {remediation.status} cannot become {status}")
-        now = utc_now()
+        now = self.now()
         moved = replace(
             remediation,
             status=status,
@@ -278,6 +401,8 @@ class Ledger:
             history=(*remediation.history, {"status": str(status), "at": now, "by": by, "note": note}),
             **changes,
         )
+        if status is not remediation.status:  # the new status's row first: the record is never unlisted
+            self._index.upsert_entity(_index_row(_status_partition(status), moved))
         try:
             metadata = self._remediations.update_entity(
                 _entity(moved),
@@ -289,7 +414,15 @@ class Ledger:
             if error.status_code == 412:
                 raise Conflict(f"remediation {remediation.id} changed since it was read") from error
             raise
+        if status is not remediation.status:
+            self._forget_index_row(_status_partition(remediation.status), remediation)
         return replace(moved, etag=metadata.get("etag"))
+
+    def _forget_index_row(self, partition: str, remediation: Remediation) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with contextlib.suppress(ResourceNotFoundError):  # a reader skips a stale row anyway
+            self._index.delete_entity(partition, _index_key(remediation))
 
 
 def _resource_key(resource_id: str) -> str:
@@ -302,15 +435,53 @@ def _hashed(key: str) -> tuple[str, str]:
     return digest[:2], digest
 
 
-def _new_id(partition: str) -> str:
+def _new_id(partition: str, now: float) -> str:
     """The partition (so a lookup by id is a point read), then creation time, then randomness."""
-    return f"{partition}-{time.time_ns():x}-{secrets.token_hex(4)}"
+    return f"{partition}-{int(now * 1e9):x}-{secrets.token_hex(4)}"
 
 
 def utc_now(offset_seconds: float = 0.0) -> str:
-    """The ledger's timestamps: ISO 8601 UTC to the millisecond, so they sort as text."""
-    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=offset_seconds)
+    """The wall clock as the ledger's timestamps write it: ISO 8601 UTC to the millisecond, so they
+    sort as text. A :class:`Ledger` uses its own (injectable) clock: :meth:`Ledger.now`."""
+    return _iso(time.time() + offset_seconds)
+
+
+def _iso(seconds: float) -> str:
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_ALL = "all"
+_NEVER = 10**15  # milliseconds since the epoch, far past any creation time: inverted keys sort newest first
+
+
+def _status_partition(status: Status) -> str:
+    return f"status-{status}"
+
+
+def _index_key(remediation: Remediation) -> str:
+    created = datetime.datetime.fromisoformat(remediation.created_at.replace("Z", "+00:00"))
+    return f"{_NEVER - int(created.timestamp() * 1000):015d}-{remediation.id}"
+
+
+def _index_row(partition: str, remediation: Remediation) -> dict[str, Any]:
+    return {"PartitionKey": partition, "RowKey": _index_key(remediation), "Id": remediation.id}
+
+
+def _continuation(partition: str, row_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([partition, row_key]).encode()).decode().rstrip("=")
+
+
+def _continuation_row(token: str, partition: str) -> str:
+    """The index row a continuation token resumes after, if it is one of this listing's."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        named, row_key = json.loads(text)
+    except (ValueError, UnicodeDecodeError, TypeError, binascii.Error):
+        raise InvalidContinuation("not a continuation token of this listing") from None
+    if named != partition or not isinstance(row_key, str) or len(row_key) > 200:
+        raise InvalidContinuation("the continuation token belongs to another listing")
+    return row_key
 
 
 def _entity(remediation: Remediation) -> dict[str, Any]:

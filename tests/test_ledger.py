@@ -153,3 +153,73 @@ def test_resources_sharing_a_partition_keep_their_own_history(ledger: Ledger) ->
         )
     assert ledger.for_resource(RESOURCE) == []
     assert len(ledger.for_resource(neighbour.upper())) == 3
+
+
+def _record(ledger: Ledger, n: int, status: Status = Status.PROPOSED) -> str:
+    resource = RESOURCE.replace("ddb1", f"ddb{n}")
+    return ledger.create(resource, status, kinds=["local_auth_disabled"], trigger={}, plan=None, reason="", by="t").id
+
+
+def test_pages_list_newest_first_by_status_from_the_index(storage: azurite.Azurite) -> None:
+    now = [1_800_000_000.0]
+    # one second apart, so newest-first is unambiguous
+    ledger = Ledger.from_connection_string(
+        storage.connection_string, prefix=f"t{secrets.token_hex(4)}", clock=lambda: now[0]
+    )
+    ids = []
+    for n in range(7):
+        now[0] += 1
+        ids.append(_record(ledger, n, Status.PROPOSED if n % 2 else Status.FAILED))
+    first = ledger.page(top=3)
+    assert [r.id for r in first.records] == ids[::-1][:3] and first.continuation
+    second = ledger.page(top=3, continuation=first.continuation)
+    third = ledger.page(top=3, continuation=second.continuation)
+    assert [r.id for r in (*second.records, *third.records)] == ids[::-1][3:]
+    assert third.continuation is None
+    proposed = ledger.page(status=Status.PROPOSED, top=10)
+    assert [r.id for r in proposed.records] == [ids[5], ids[3], ids[1]] and proposed.continuation is None
+    # A move re-files the record under its new status, and only there.
+    moved = ledger.move(ledger.get(ids[5]), Status.REJECTED, by="oncall")  # type: ignore[arg-type]
+    assert [r.id for r in ledger.page(status=Status.PROPOSED).records] == [ids[3], ids[1]]
+    assert [r.id for r in ledger.page(status=Status.REJECTED).records] == [moved.id]
+    assert [r.id for r in ledger.every(Status.FAILED, page_size=2)] == [ids[6], ids[4], ids[2], ids[0]]
+
+
+def test_a_continuation_token_of_another_listing_is_refused(ledger: Ledger) -> None:
+    from remediators.ledger import InvalidContinuation
+
+    _record(ledger, 1)
+    _record(ledger, 2)
+    token = ledger.page(top=1).continuation
+    assert token is not None
+    with pytest.raises(InvalidContinuation):
+        ledger.page(status=Status.FAILED, continuation=token)
+    with pytest.raises(InvalidContinuation):
+        ledger.page(continuation="not a token")
+
+
+def test_a_stale_index_row_is_skipped(ledger: Ledger) -> None:
+    # A crash between filing the new status's row and updating the record leaves a row that
+    # points at a record in another status: readers skip it.
+    remediation_id = _record(ledger, 1)
+    record = ledger.get(remediation_id)
+    assert record is not None
+    from remediators.ledger import _index_row, _status_partition
+
+    ledger._index.upsert_entity(_index_row(_status_partition(Status.APPLYING), record))
+    assert ledger.page(status=Status.APPLYING).records == ()
+    assert [r.id for r in ledger.page(status=Status.PROPOSED).records] == [remediation_id]
+
+
+def test_a_lease_is_renewed_only_by_its_holder_while_it_holds_it(storage: azurite.Azurite) -> None:
+    now = [1_800_000_000.0]
+    ledger = Ledger.from_connection_string(
+        storage.connection_string, prefix=f"t{secrets.token_hex(4)}", clock=lambda: now[0]
+    )
+    assert ledger.acquire(RESOURCE, "first", seconds=60)
+    assert not ledger.renew(RESOURCE, "second", seconds=60)
+    now[0] += 50
+    assert ledger.renew(RESOURCE, "first", seconds=60) and ledger.lease_left(RESOURCE) == 60
+    now[0] += 61  # first stalls past its lease; second takes the resource
+    assert ledger.acquire(RESOURCE, "second", seconds=60)
+    assert not ledger.renew(RESOURCE, "first", seconds=60), "a worker that lost its lease must not write"
