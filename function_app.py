@@ -79,25 +79,24 @@ def on_resource_event(event: func.EventGridEvent) -> None:
 @app.function_name("remediate_from_queue")
 @app.queue_trigger(arg_name="message", queue_name="%GUARD_WORK_QUEUE%", connection="AzureWebJobsStorage")
 def remediate_from_queue(message: func.QueueMessage) -> None:
-    from remediators.signals import InvalidMessage, signal_from_json
-    from remediators.worker import Disposition
+    from remediators.signals import InvalidMessage
 
     try:
-        signal = signal_from_json(json.loads(message.get_body()))
+        document = json.loads(message.get_body())
+        resource_id = document.get("resourceId") if isinstance(document, dict) else None
+        with log_context(
+            event_id=document.get("eventId") if isinstance(document, dict) else None, resource_id=resource_id
+        ):
+            processed = service().handle_message(document)
     except (InvalidMessage, ValueError) as error:  # not ours: retrying cannot help
         log.error("queue message %s refused: %s", message.id, error)
         return
-    with log_context(event_id=signal.event_id, resource_id=signal.resource_id, correlation_id=signal.correlation_id):
-        processed = service().worker.process(signal)
-        if processed.disposition is Disposition.BUSY:
-            # Another worker holds the resource: fail this delivery so the queue offers it again later.
-            raise RuntimeError("another worker is remediating this resource; the message will be retried")
-        outcome = processed.outcome
-        log.info(
-            "remediation %s: %s",
-            processed.remediation.id if processed.remediation else "-",
-            outcome.state if outcome else processed.disposition,
-        )
+    outcome = processed.outcome
+    log.info(
+        "remediation %s: %s",
+        processed.remediation.id if processed.remediation else "-",
+        outcome.state if outcome else processed.disposition,
+    )
 
 
 @app.function_name("sweep")
@@ -152,7 +151,10 @@ def classify_http(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="remediate", methods=["POST"])
 def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     """``{"resourceId": ..., "action": "plan" | "apply"}``: plan reads and proposes; apply runs the worker."""
+    from remediators.resource_ids import InvalidResourceId, parse_resource_id
     from remediators.signals import Actor, Signal
+    from remediators.worker import Disposition
+    from remediators.workspaces import WORKSPACE_TYPE
 
     principal = _signed_in(req, READ)
     if isinstance(principal, func.HttpResponse):
@@ -174,7 +176,11 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(wired, func.HttpResponse):
         return wired
     resource_id = document["resourceId"]
-    if resource_id.casefold().split("/providers/")[-1].startswith("microsoft.machinelearningservices/workspaces/"):
+    try:
+        named = parse_resource_id(resource_id)
+    except InvalidResourceId as error:
+        return _problem(400, str(error))
+    if named.is_type(WORKSPACE_TYPE):
         return _remediate_workspace(wired, resource_id, action, principal.name)
     reason = wired.pipeline.screen(resource_id)
     if reason is not None:
@@ -183,12 +189,19 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
         return _json(wired.pipeline.copy(dry_run=True).remediate(resource_id).to_json(), 200)
     asker = Actor(principal.object_id, None, principal.name, None)
     signal = Signal(resource_id=resource_id, source="http", actor=asker)
-    processed = wired.worker.process(signal)
+    processed = wired.process(signal)
+    if processed.disposition is Disposition.RETRY:
+        wait = f"{processed.retry_after or 30:.0f}"
+        retry = _problem(
+            503, f"ARM did not settle this now ({processed.outcome and processed.outcome.reason}); retry later"
+        )
+        retry.headers["Retry-After"] = wait
+        return retry
     if processed.outcome is None:
         body: dict[str, Any] = {"disposition": str(processed.disposition)}
         if processed.remediation is not None:
             body["remediation"] = processed.remediation.to_json()
-        return _json(body, 409 if processed.disposition == "busy" else 200)
+        return _json(body, 409 if processed.disposition is Disposition.BUSY else 200)
     answer = processed.outcome.to_json()
     if processed.remediation is not None:
         answer["remediation"] = processed.remediation.to_json()
@@ -216,7 +229,7 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
             results.append(wired.pipeline.copy(dry_run=True).remediate(resource_id).to_json())
             continue
         signal = Signal(resource_id=resource_id, source="http", actor=Actor(None, None, caller, None))
-        processed = wired.worker.process(signal)
+        processed = wired.process(signal)
         result: dict[str, Any] = processed.outcome.to_json() if processed.outcome else {"resourceId": resource_id}
         result["disposition"] = str(processed.disposition)
         if processed.remediation is not None:
@@ -279,7 +292,7 @@ def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
     if isinstance(wired, func.HttpResponse):
         return wired
     remediation_id = req.route_params.get("remediation_id", "")
-    decide = wired.worker.approve if approve else wired.worker.reject
+    decide = wired.approve if approve else wired.worker.reject
     try:
         done = decide(remediation_id, approver)
     except LookupError:

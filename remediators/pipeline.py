@@ -87,6 +87,21 @@ class Outcome:
         return out
 
 
+@dataclass(frozen=True)
+class Write:
+    """A PATCH decided and not yet sent: exactly the bytes a write-ahead record holds."""
+
+    parsed: ResourceId
+    sdk: SdkBinding
+    body: dict[str, Any]
+    fixing: list[Finding]
+    deadline: float  # time.monotonic() by which the remediation must be done
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(dict.fromkeys(str(f.kind) for f in self.fixing))
+
+
 class Pipeline:
     def __init__(
         self,
@@ -132,23 +147,31 @@ class Pipeline:
         return outcomes
 
     def remediate(self, resource_id: str, *, signal: Signal | None = None) -> Outcome:
+        """Read, decide and, when a fix is decided, PATCH and verify: :meth:`prepare` then :meth:`write`."""
+        outcome, write = self.prepare(resource_id, signal=signal)
+        return outcome if write is None else self.write(outcome, write)
+
+    def prepare(self, resource_id: str, *, signal: Signal | None = None) -> tuple[Outcome, Write | None]:
+        """Everything up to the PATCH: scope, proof, read, detect, decide. A :class:`Write` when a
+        fix is decided (the caller records it before sending it: :meth:`write`), else ``None``
+        with the outcome final."""
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
         read = self._read_broken(resource_id, outcome)
         if read is None:
-            return outcome
+            return outcome, None
         parsed, sdk, before = read
         if not before.proven:
             outcome.state = State.OBSERVED  # reported, never loosened
-            return outcome
+            return outcome, None
         modes = {id(f): decide(f, dry_run=self.dry_run, modes=self.modes) for f in before.findings}
         to_apply = [f for f in before.findings if modes[id(f)] is Mode.APPLY]
         outcome.proposed = tuple(f for f in before.findings if modes[id(f)] is Mode.PROPOSE)
         plan = merge_plans(before.resource_id, to_apply)
         if plan is None:
             outcome.state = State.PROPOSED if outcome.proposed else State.OBSERVED
-            return outcome
-        return self._write(parsed, sdk, plan.body, to_apply, outcome, deadline)
+            return outcome, None
+        return outcome, Write(parsed, sdk, plan.body, to_apply, deadline)
 
     def apply_approved(
         self, resource_id: str, body: dict[str, Any], kinds: Collection[str], *, signal: Signal | None = None
@@ -158,21 +181,33 @@ class Pipeline:
         A proposal may lack what an automatic fix needs (an allowlist with no baseline): the person
         who approved it supplied that judgement, so the approved bytes are sent as they are.
         """
+        outcome, write = self.prepare_approved(resource_id, body, kinds, signal=signal)
+        return outcome if write is None else self.write(outcome, write)
+
+    def prepare_approved(
+        self, resource_id: str, body: dict[str, Any], kinds: Collection[str], *, signal: Signal | None = None
+    ) -> tuple[Outcome, Write | None]:
+        """:meth:`apply_approved` up to the PATCH. Also how a fix recorded before its PATCH (a crash
+        in between) is settled: ``healthy`` when the planned change is already in place."""
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
         read = self._read_broken(resource_id, outcome)
         if read is None:
-            return outcome
+            return outcome, None
         parsed, sdk, before = read
         if not before.proven:
             outcome.state = State.OBSERVED  # the group is no longer proven managed: nothing is loosened
-            return outcome
+            return outcome, None
         approved = [f for f in before.findings if str(f.kind) in kinds]
         if not approved:
             outcome.state = State.HEALTHY
-            outcome.reason = "no longer broken the way the proposal said: nothing applied"
-            return outcome
-        return self._write(parsed, sdk, body, approved, outcome, deadline)
+            outcome.reason = "no longer broken the way the plan said: nothing applied"
+            return outcome, None
+        return outcome, Write(parsed, sdk, body, approved, deadline)
+
+    def write(self, outcome: Outcome, write: Write) -> Outcome:
+        """Send exactly the decided PATCH, then verify that none of what it fixes is left."""
+        return self._write(write.parsed, write.sdk, write.body, write.fixing, outcome, write.deadline)
 
     def screen(self, resource_id: str) -> str | None:
         """Why the id alone puts a resource out of scope, or ``None`` when it may be guarded.

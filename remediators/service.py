@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .arm import Arm, credential
 from .baselines import NO_BASELINES, BaselineSource, TableBaselines
@@ -20,9 +20,24 @@ from .ledger import Ledger, Remediation, Status, utc_now
 from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_to_json
-from .worker import Notify, Worker
+from .worker import Notify, Processed, Worker
+
+if TYPE_CHECKING:
+    from .principal import Principal
 
 log = logging.getLogger("foundry_guard.service")
+
+
+FOLLOW_UP = "followUp"  # a queue message following up a long-running fix: {"followUp": {"remediationId": ...}}
+# Waiting work is re-queued this many times, backing off from FIRST_DELAY_SECONDS (the provider's
+# updates take about 30-40 s on Azure) up to MAX_DELAY_SECONDS; then the sweep is the backstop.
+MAX_ATTEMPTS = 8
+FIRST_DELAY_SECONDS = 15.0
+MAX_DELAY_SECONDS = 600.0
+
+
+def _backoff(attempt: int, first: float = FIRST_DELAY_SECONDS) -> float:
+    return float(min(MAX_DELAY_SECONDS, first * 2 ** (attempt - 1)))
 
 
 class NotConfigured(RuntimeError):
@@ -70,6 +85,8 @@ class Service:
         worker: Worker,
         baselines: TableBaselines,
         sweep_subscriptions: list[str] | None = None,
+        *,
+        first_delay_seconds: float = FIRST_DELAY_SECONDS,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
@@ -77,6 +94,7 @@ class Service:
         self.worker = worker
         self.baselines = baselines
         self.sweep_subscriptions = list(sweep_subscriptions or [])
+        self.first_delay_seconds = first_delay_seconds  # the first re-queue's delay; it doubles after
 
     @classmethod
     def from_environment(cls) -> Service:
@@ -154,8 +172,9 @@ class Service:
         return group, ids
 
     def sweep(self) -> Swept:
-        """The timer: settle long-running fixes still recorded ``applied``, queue every guarded resource
-        for a check, and record healthy AI accounts' baselines."""
+        """The timer: settle every record a worker left in flight (long-running fixes still
+        ``applied``, and ``applying`` or ``approved`` ones older than a lease: their worker
+        stopped), queue every guarded resource for a check, and record healthy AI accounts' baselines."""
         from .arm import ArmError
         from .baselines import baseline_of
         from .classify import classify
@@ -165,14 +184,7 @@ class Service:
 
         swept = Swept()
         now = utc_now()
-        for remediation in self.ledger.list(status=Status.APPLIED, limit=1000):
-            try:
-                checked = self.worker.check_pending(remediation)
-            except ArmError as error:
-                swept.errors.append(f"{remediation.id}: {error}")
-                continue
-            if checked.status is not Status.APPLIED:
-                swept.settled.append(f"{checked.id}: {checked.status}")
+        self._settle_in_flight(swept)
         for subscription in self.sweep_subscriptions:
             for remediator in REMEDIATORS:
                 try:
@@ -202,6 +214,95 @@ class Service:
                     self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
                     swept.queued += 1
         return swept
+
+    def _settle_in_flight(self, swept: Swept) -> None:
+        """The backstop for follow-ups and write-ahead records, every page of them."""
+        from .arm import ArmError
+        from .worker import Disposition
+
+        stale_before = self.ledger.now(offset_seconds=-self.worker.lease_seconds)
+        for status in (Status.APPLIED, Status.APPLYING, Status.APPROVED):
+            for remediation in self.ledger.every(status):
+                if status is not Status.APPLIED and remediation.updated_at > stale_before:
+                    continue  # its worker may still be at it
+                try:
+                    processed = self.worker.settle(remediation)
+                except ArmError as error:
+                    swept.errors.append(f"{remediation.id}: {error}")
+                    continue
+                settled = processed.remediation
+                if processed.disposition is Disposition.DONE and settled is not None and settled.status != status:
+                    swept.settled.append(f"{settled.id}: {settled.status}")
+
+    def handle_message(self, document: Any) -> Processed:
+        """The queue trigger's work: a signal (resource to look at) or a follow-up of a long-running
+        fix. Work that must wait (the resource busy, ARM throttled or unanswered, the fix still
+        running) is queued again with a delay instead of failing the message, so waiting never
+        poisons it; after :data:`MAX_ATTEMPTS` the sweep is the backstop.
+
+        Raises :class:`remediators.signals.InvalidMessage` for a message this service did not write.
+        """
+        from .signals import InvalidMessage, signal_from_json
+        from .worker import Disposition
+
+        attempt = document.get("attempt", 1) if isinstance(document, dict) else 1
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+            raise InvalidMessage("'attempt' is a whole number from 1")
+        follow_up = document.get(FOLLOW_UP) if isinstance(document, dict) else None
+        if follow_up is not None:
+            remediation_id = follow_up.get("remediationId") if isinstance(follow_up, dict) else None
+            if not isinstance(remediation_id, str):
+                raise InvalidMessage("a follow-up names a remediationId")
+            remediation = self.ledger.get(remediation_id)
+            if remediation is None:
+                raise InvalidMessage(f"no remediation {remediation_id!r} to follow up")
+            processed = self.worker.settle(remediation)
+            again: dict[str, Any] = {FOLLOW_UP: {"remediationId": remediation_id}}
+        else:
+            signal = signal_from_json(document)
+            processed = self.worker.process(signal)
+            again = signal_to_json(signal)
+        if processed.pending:
+            assert processed.remediation is not None
+            self.follow_up(processed.remediation, attempt=1 if follow_up is None else attempt + 1)
+        elif processed.disposition in (Disposition.BUSY, Disposition.RETRY):
+            if attempt < MAX_ATTEMPTS:
+                delay = min(MAX_DELAY_SECONDS, max(processed.retry_after or 0.0, self._backoff(attempt)))
+                self._send(again | {"attempt": attempt + 1}, delay)
+            else:
+                log.warning("gave up after %d attempts; the sweep will look again: %s", attempt, again)
+        return processed
+
+    def process(self, signal: Signal) -> Processed:
+        """Run the worker for one signal now (``POST /api/remediate``); a fix still running when the
+        budget ends is followed up from the queue."""
+        processed = self.worker.process(signal)
+        if processed.pending:
+            assert processed.remediation is not None
+            self.follow_up(processed.remediation)
+        return processed
+
+    def approve(self, remediation_id: str, approver: Principal) -> Remediation:
+        """Apply a proposal (:meth:`Worker.approve`); a fix still running is followed up from the queue."""
+        done = self.worker.approve(remediation_id, approver)
+        if done.status is Status.APPLIED and done.continuation_token:
+            self.follow_up(done)
+        return done
+
+    def follow_up(self, remediation: Remediation, *, attempt: int = 1) -> None:
+        """Look at a long-running fix again soon, not at the next sweep (backing off, up to MAX_ATTEMPTS)."""
+        if attempt > MAX_ATTEMPTS:
+            log.warning(
+                "remediation %s still running after %d follow-ups: the sweep settles it", remediation.id, attempt
+            )
+            return
+        self._send({FOLLOW_UP: {"remediationId": remediation.id}, "attempt": attempt}, self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        return _backoff(attempt, self.first_delay_seconds)
+
+    def _send(self, message: dict[str, Any], delay_seconds: float) -> None:
+        self.queue.send_message(json.dumps(message, separators=(",", ":")), visibility_timeout=int(delay_seconds))
 
     def _worth_a_look(self, resource_id: str) -> bool:
         """False for a resource in a group the workspace inventory shows is plainly not managed

@@ -11,25 +11,37 @@ Around the pipeline it adds what makes a service safe to run under at-least-once
 * **one open proposal** per resource and set of kinds, however many events point at it;
 * **approvals**: a proposal applies exactly the bytes the person approved, once, however many
   times it is approved (the ledger's ETags); only a signed-in person holding the
-  ``Remediation.Approve`` app role decides, and the ledger names them (object id, name, role).
+  ``Remediation.Approve`` app role decides, and the ledger names them (object id, name, role);
+* **write-ahead records**: a fix is recorded ``applying``, with the exact bytes, *before* its
+  PATCH; the lease is renewed right before the PATCH and a worker that lost it does not write.
+  A record left ``applying`` or ``approved`` by a crash is settled by the next delivery for the
+  resource (or the sweep): ``verified`` when the planned change is in place, else the same bytes
+  are sent again under the same record;
+* **one fix in flight**: a delivery for a resource whose long-running fix is still running
+  follows that fix (polls it) instead of PATCHing again;
+* **one notice per change**: a read or write that ARM throttled, refused as busy, or left
+  unanswered is retried later (``retry``) and is not the resource's failure; a resource left
+  broken the same way (observed, proposed, failed with the same error) is not recorded or
+  announced again until something changes.
 
 Every outcome that changes something, or needs a person, is recorded; a notice follows it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .ledger import Ledger, Remediation, Status, utc_now
+from .ledger import Conflict, Ledger, Remediation, Status
 from .logcontext import set_remediation_id
-from .pipeline import Outcome, Pipeline, State
+from .pipeline import Outcome, Pipeline, State, Write
 from .principal import APPROVE, Principal, require
 
 if TYPE_CHECKING:
@@ -49,6 +61,20 @@ RECORDED: dict[State, Status] = {
     State.FAILED: Status.FAILED,
 }
 FIXED = (Status.VERIFIED, Status.REVERTED, Status.APPLIED)
+# A write's outcome -> the status its write-ahead record ends in; a state absent here is transient
+# (the record stays ``applying`` and the next delivery or the sweep settles it).
+WRITTEN: dict[State, Status] = {
+    State.VERIFIED: Status.VERIFIED,
+    State.HEALTHY: Status.VERIFIED,  # the planned change is in place: put there by us, or by someone
+    State.REVERTED: Status.REVERTED,
+    State.PENDING: Status.APPLIED,
+    State.FAILED: Status.FAILED,
+    State.GONE: Status.FAILED,
+    State.OBSERVED: Status.FAILED,  # its group is no longer proven managed
+    State.NOT_GUARDED: Status.FAILED,
+}
+# Records a write is in flight for, or was when its worker stopped.
+IN_FLIGHT = (Status.APPROVED, Status.APPLYING)
 
 
 class Disposition(StrEnum):
@@ -56,6 +82,7 @@ class Disposition(StrEnum):
     BUSY = "busy"  # another worker holds the resource: retry later
     DONE = "done"  # the pipeline ran (see the outcome); recorded when it matters
     QUARANTINED = "quarantined"  # broken again too often: left for a person
+    RETRY = "retry"  # ARM throttled, was busy or did not answer: try again later; nothing recorded
 
 
 @dataclass(frozen=True)
@@ -63,6 +90,12 @@ class Processed:
     disposition: Disposition
     outcome: Outcome | None = None
     remediation: Remediation | None = None
+    retry_after: float | None = None  # BUSY, RETRY: seconds after which trying again makes sense
+
+    @property
+    def pending(self) -> bool:
+        """A long-running fix still runs: the caller schedules a follow-up (:meth:`Worker.check_pending`)."""
+        return self.remediation is not None and self.remediation.status is Status.APPLIED
 
 
 Notify = Callable[[Remediation, Outcome | None], None]
@@ -78,7 +111,7 @@ class Worker:
         notify: Notify | None = None,
         flap_limit: int = 3,
         flap_window_seconds: float = 3600.0,
-        lease_seconds: float = 120.0,
+        lease_seconds: float | None = None,
         holder: str | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -87,7 +120,9 @@ class Worker:
         self.notify = notify
         self.flap_limit = flap_limit
         self.flap_window_seconds = flap_window_seconds
-        self.lease_seconds = lease_seconds
+        # The lease outlives the worst case of one remediation (every ARM call is bounded by the
+        # budget, and the verifying read after it), so a worker never writes after losing it.
+        self.lease_seconds = lease_seconds if lease_seconds is not None else 2 * pipeline.arm.budget_seconds + 60
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
 
     def is_own_write(self, signal: Signal) -> bool:
@@ -98,34 +133,44 @@ class Worker:
         if self.is_own_write(signal):
             log.info("own write on %s ignored", signal.resource_id)
             return Processed(Disposition.OWN_WRITE)
-        # One holder per call, not per process: a Functions host runs several messages at once.
-        holder = f"{self.holder}-{secrets.token_hex(4)}"
-        if not self.ledger.acquire(signal.resource_id, holder, seconds=self.lease_seconds):
-            return Processed(Disposition.BUSY)
-        try:
-            return self._process_leased(signal)
-        finally:
-            self.ledger.release(signal.resource_id, holder)
+        with self._lease(signal.resource_id) as holder:
+            if holder is None:
+                return Processed(Disposition.BUSY, retry_after=self.ledger.lease_left(signal.resource_id) + 1)
+            return self._process_leased(signal, holder)
 
-    def _process_leased(self, signal: Signal) -> Processed:
+    def _process_leased(self, signal: Signal, holder: str) -> Processed:
         history = self.ledger.for_resource(signal.resource_id)
-        cutoff = utc_now(offset_seconds=-self.flap_window_seconds)
+        in_flight = next((r for r in history if r.status in IN_FLIGHT or _pending(r)), None)
+        if in_flight is not None:  # finish what was started before starting anything new
+            return self._finish(in_flight, holder)
+        cutoff = self.ledger.now(offset_seconds=-self.flap_window_seconds)
         recent = [r for r in history if r.created_at >= cutoff]
         fixes = [r for r in recent if r.status in FIXED]
         if len(fixes) >= self.flap_limit:
             return self._quarantine(signal, recent, len(fixes))
 
-        outcome = self.pipeline.remediate(signal.resource_id, signal=signal)
+        outcome, write = self.pipeline.prepare(signal.resource_id, signal=signal)
+        if write is not None:
+            record = self.ledger.create(
+                signal.resource_id,
+                Status.APPLYING,
+                kinds=write.kinds,
+                trigger=outcome.to_json().get("trigger", {"source": signal.source}),
+                plan=write.body,
+                reason="the fix is being applied",
+                by=WORKER,
+            )
+            set_remediation_id(record.id)
+            return self._write(record, outcome, write, holder)
+        if _transient(outcome):
+            return Processed(Disposition.RETRY, outcome, retry_after=_retry_after(outcome))
         status = RECORDED.get(outcome.state)
         if status is None:
             return Processed(Disposition.DONE, outcome)
         kinds = outcome.kinds if status is not Status.PROPOSED else _kinds(outcome.proposed)
-        if status is Status.PROPOSED:
-            open_proposal = next(
-                (r for r in history if r.status is Status.PROPOSED and set(r.kinds) == set(kinds)), None
-            )
-            if open_proposal is not None:  # the same proposal is already waiting for a person
-                return Processed(Disposition.DONE, outcome, open_proposal)
+        unchanged = _same_as_recorded(history, status, kinds, outcome)
+        if unchanged is not None:  # already on the record and announced: nothing has changed
+            return Processed(Disposition.DONE, outcome, unchanged)
         remediation = self.ledger.create(
             signal.resource_id,
             status,
@@ -145,30 +190,29 @@ class Worker:
     def approve(self, remediation_id: str, approver: Principal) -> Remediation:
         """Apply a proposal exactly as proposed. Raises ``MissingRole`` unless ``approver`` holds
         ``Remediation.Approve``, ``IllegalTransition`` unless it is proposed, ``Conflict`` when
-        another approval moved it first."""
+        another approval moved it first or another worker holds the resource right now."""
         decided = _decided_by(approver)
         remediation = self._get(remediation_id)
-        approved = self.ledger.move(remediation, Status.APPROVED, by=approver.name, **decided)
-        applying = self.ledger.move(approved, Status.APPLYING, by=WORKER)
-        outcome = self.pipeline.apply_approved(applying.resource_id, dict(applying.plan or {}), applying.kinds)
-        final = {
-            State.VERIFIED: Status.VERIFIED,
-            State.HEALTHY: Status.VERIFIED,  # fixed by someone else meanwhile
-            State.REVERTED: Status.REVERTED,
-            State.PENDING: Status.APPLIED,
-        }.get(outcome.state, Status.FAILED)
-        error = outcome.to_json().get("error")
-        moved = self.ledger.move(
-            applying,
-            final,
-            by=WORKER,
-            note=outcome.reason,
-            reason=outcome.reason,
-            error=error,
-            continuation_token=outcome.continuation_token,
-        )
-        self._tell(moved, outcome)
-        return moved
+        with self._lease(remediation.resource_id) as holder:
+            if holder is None:
+                raise Conflict(
+                    f"another worker is remediating {remediation.resource_id} right now: approve again in "
+                    f"{self.ledger.lease_left(remediation.resource_id) + 1:.0f} s"
+                )
+            approved = self.ledger.move(remediation, Status.APPROVED, by=approver.name, **decided)
+            processed = self._finish(approved, holder)
+        return processed.remediation or approved
+
+    def settle(self, remediation: Remediation) -> Processed:
+        """Finish a record a worker left in flight (``approved``, ``applying``, or ``applied`` while
+        its long-running update ran): the sweep's backstop. Busy when another worker holds the resource."""
+        with self._lease(remediation.resource_id) as holder:
+            if holder is None:
+                return Processed(Disposition.BUSY, remediation=remediation)
+            current = self.ledger.get(remediation.id) or remediation  # it may have moved meanwhile
+            if current.status not in IN_FLIGHT and not _pending(current):
+                return Processed(Disposition.DONE, remediation=current)
+            return self._finish(current, holder)
 
     def check_pending(self, remediation: Remediation) -> Remediation:
         """A fix recorded ``applied`` while its long-running update still ran: finished now? Verified?
@@ -176,29 +220,86 @@ class Worker:
         Moves it to verified, reverted or failed; leaves it ``applied`` while the update runs on (or
         while another worker holds the resource).
         """
-        if remediation.status is not Status.APPLIED or not remediation.continuation_token:
+        if not _pending(remediation):
             return remediation
-        holder = f"{self.holder}-{secrets.token_hex(4)}"
-        if not self.ledger.acquire(remediation.resource_id, holder, seconds=self.lease_seconds):
-            return remediation
-        try:
-            outcome = self.pipeline.check_pending(remediation.resource_id, remediation.continuation_token)
-            if outcome.state is State.PENDING:
-                return remediation
-            final = {State.VERIFIED: Status.VERIFIED, State.REVERTED: Status.REVERTED}.get(outcome.state, Status.FAILED)
-            moved = self.ledger.move(
-                remediation,
-                final,
-                by=WORKER,
-                note=outcome.reason,
-                reason=outcome.reason,
-                error=outcome.to_json().get("error"),
-                continuation_token=None,
-            )
-        finally:
-            self.ledger.release(remediation.resource_id, holder)
+        return self.settle(remediation).remediation or remediation
+
+    def _finish(self, record: Remediation, holder: str) -> Processed:
+        """Drive an in-flight record to where it can rest, under the resource's lease."""
+        set_remediation_id(record.id)
+        if _pending(record):
+            return self._follow(record)
+        applying = record
+        if record.status is Status.APPROVED:
+            applying = self.ledger.move(record, Status.APPLYING, by=WORKER)
+        # Written ahead of a PATCH that may or may not have landed: re-read, and send the same
+        # bytes again only if the resource is still broken the way they fix.
+        outcome, write = self.pipeline.prepare_approved(applying.resource_id, dict(applying.plan or {}), applying.kinds)
+        if write is None:
+            if _transient(outcome):
+                return Processed(Disposition.RETRY, outcome, applying, retry_after=_retry_after(outcome))
+            if outcome.state is State.HEALTHY:
+                outcome.reason = "the planned change is in place"
+            return self._settle_record(applying, outcome)
+        return self._write(applying, outcome, write, holder)
+
+    def _write(self, record: Remediation, outcome: Outcome, write: Write, holder: str) -> Processed:
+        """PATCH under a renewed lease, then move the write-ahead record to its final status."""
+        if not self.ledger.renew(record.resource_id, holder, seconds=self.lease_seconds):
+            # Another worker took the resource (this one stalled past its lease): it settles the record.
+            log.warning("lease on %s lost before the PATCH: not writing", record.resource_id)
+            return Processed(Disposition.BUSY, outcome, record, retry_after=self.lease_seconds)
+        outcome = self.pipeline.write(outcome, write)
+        if _transient(outcome):
+            # Not answered, throttled past the budget, or busy: the PATCH may or may not have
+            # landed. The record stays ``applying`` and the next try settles it.
+            return Processed(Disposition.RETRY, outcome, record, retry_after=_retry_after(outcome))
+        return self._settle_record(record, outcome)
+
+    def _settle_record(self, record: Remediation, outcome: Outcome) -> Processed:
+        final = WRITTEN.get(outcome.state, Status.FAILED)
+        moved = self.ledger.move(
+            record,
+            final,
+            by=WORKER,
+            note=outcome.reason,
+            reason=outcome.reason,
+            error=outcome.to_json().get("error"),
+            continuation_token=outcome.continuation_token if final is Status.APPLIED else None,
+        )
+        log.info("%s %s: %s", moved.status, ", ".join(moved.kinds), moved.reason)
         self._tell(moved, outcome)
-        return moved
+        return Processed(Disposition.DONE, outcome, moved)
+
+    def _follow(self, record: Remediation) -> Processed:
+        """Poll a long-running fix still running (its continuation token): settle it when it ends."""
+        outcome = self.pipeline.check_pending(record.resource_id, record.continuation_token or "")
+        if outcome.state is State.PENDING:
+            if outcome.continuation_token and outcome.continuation_token != record.continuation_token:
+                record = self.ledger.move(
+                    record,
+                    Status.APPLIED,
+                    by=WORKER,
+                    note="still running",
+                    continuation_token=outcome.continuation_token,
+                )
+            return Processed(Disposition.DONE, outcome, record)
+        if _transient(outcome):
+            return Processed(Disposition.RETRY, outcome, record, retry_after=_retry_after(outcome))
+        return self._settle_record(record, outcome)
+
+    @contextlib.contextmanager
+    def _lease(self, resource_id: str) -> Iterator[str | None]:
+        """The resource's lease for this call (``None`` when another holds it), released on exit."""
+        # One holder per call, not per process: a Functions host runs several messages at once.
+        holder = f"{self.holder}-{secrets.token_hex(4)}"
+        if not self.ledger.acquire(resource_id, holder, seconds=self.lease_seconds):
+            yield None
+            return
+        try:
+            yield holder
+        finally:
+            self.ledger.release(resource_id, holder)
 
     def reject(self, remediation_id: str, approver: Principal, note: str = "") -> Remediation:
         """Close a proposal unapplied; the same rights and errors as :meth:`approve`."""
@@ -246,6 +347,40 @@ def _decided_by(approver: Principal) -> dict[str, str]:
     """The ledger fields naming who decided; checked here too, so no caller of the worker can skip the role."""
     role = require(approver, APPROVE)
     return {"approver": approver.name, "approver_object_id": approver.object_id, "approver_role": role}
+
+
+def _pending(remediation: Remediation) -> bool:
+    return remediation.status is Status.APPLIED and bool(remediation.continuation_token)
+
+
+def _transient(outcome: Outcome) -> bool:
+    """ARM did not answer, throttled past the budget, or had another update in flight: try later."""
+    error = outcome.error
+    if outcome.state is not State.FAILED or error is None:
+        return False
+    return error.status is None or error.status in (408, 409, 412, 429) or error.status >= 500
+
+
+def _retry_after(outcome: Outcome) -> float:
+    error = outcome.error
+    return max(5.0, float(error.retry_after)) if error is not None and error.retry_after else 30.0
+
+
+def _same_as_recorded(
+    history: list[Remediation], status: Status, kinds: list[str], outcome: Outcome
+) -> Remediation | None:
+    """The record already saying this (same status and kinds, nothing recorded since), or ``None``."""
+    if status is Status.PROPOSED:  # the same proposal may still wait for a person behind newer records
+        return next((r for r in history if r.status is Status.PROPOSED and set(r.kinds) == set(kinds)), None)
+    if not history or history[0].status is not status or set(history[0].kinds) != set(kinds):
+        return None
+    latest = history[0]
+    if status is Status.SUPPRESSED:
+        return latest
+    if status is Status.FAILED:
+        code = outcome.error.code if outcome.error is not None else None
+        return latest if (latest.error or {}).get("code") == code and latest.plan == outcome.applied else None
+    return None
 
 
 def _kinds(findings: Collection[object]) -> list[str]:

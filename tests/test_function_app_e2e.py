@@ -203,7 +203,7 @@ def test_manual_plan_and_apply(twin: Twin) -> None:
         ("POST", "alerts", b"{not json", 400, "not JSON"),
         ("POST", "alerts", {"hello": "world"}, 400, ""),
         ("POST", "remediate", b"[]", 400, "expected"),
-        ("POST", "remediate", {"resourceId": "nope", "action": "apply"}, 403, "not an ARM resource id"),
+        ("POST", "remediate", {"resourceId": "nope", "action": "apply"}, 400, "not an ARM resource id"),
         ("POST", "remediate", {"resourceId": ORDINARY_COSMOS["id"], "action": "apply"}, 403, "never loosened"),
         ("POST", "remediate", {"resourceId": SEARCH["id"], "action": "delete"}, 400, "plan or apply"),
         ("POST", "remediations/ab-1-2/approve", None, 404, "no remediation"),
@@ -472,5 +472,5 @@ def test_a_long_running_fix_left_applied_is_settled_by_the_next_sweep(
     call("sweep", None)
     [settled] = json.loads(http("GET", "remediations").get_body())["value"]
     assert settled["status"] == "verified"
-    assert [h["status"] for h in settled["history"]] == ["applied", "verified"]
+    assert [h["status"] for h in settled["history"]] == ["applying", "applied", "verified"]  # written ahead
     assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
