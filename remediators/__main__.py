@@ -219,10 +219,10 @@ def _read_json(name: str, stdin: TextIO) -> object:
         return arm_json.loads(text)
     except json.JSONDecodeError as error:
         raise InputError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except arm_json.TooDeep as error:
+        raise InputError(f"not usable JSON: {error}") from None
     except ValueError as error:
         raise InputError(f"not JSON: {error}") from None
-    except RecursionError:
-        raise InputError("not usable JSON: nested too deeply") from None
 
 
 def _infra(*, write: bool) -> int:

@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .limits import MAX_JSON_DEPTH
+
 
 class _Missing:
     """The property is absent (as opposed to present with the value ``null``)."""
@@ -119,9 +121,43 @@ def replaced(document: Any, key: str, value: Any) -> dict[str, Any]:
     return kept
 
 
-def loads(text: str | bytes) -> Any:
-    """``json.loads`` that refuses ``NaN`` and ``Infinity``: Python accepts them, JSON does not."""
-    return json.loads(text, parse_constant=_refuse_constant)
+class TooLarge(ValueError):
+    """A document over :data:`remediators.limits.MAX_BODY_BYTES` (or the caller's cap)."""
+
+
+class TooDeep(ValueError):
+    """A document nested deeper than :data:`remediators.limits.MAX_JSON_DEPTH`."""
+
+
+def loads(text: str | bytes, *, max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses ``NaN`` and ``Infinity`` (Python accepts them, JSON does not),
+    text over ``max_bytes`` (:class:`TooLarge`, before parsing) and nesting deeper than
+    ``max_depth`` (:class:`TooDeep`, never a RecursionError). Both are ValueErrors."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if max_bytes is not None and size > max_bytes:
+        raise TooLarge(f"{size} bytes is more than the {max_bytes} bytes accepted")
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:  # the parser's own limit, far beyond max_depth
+        raise TooDeep(f"nested too deeply (more than {max_depth} levels)") from None
+    check_depth(document, max_depth)
+    return document
+
+
+def check_depth(document: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`TooDeep` when ``document`` (decoded JSON) nests deeper than ``max_depth``
+    arrays and objects. Walks level by level, without recursion, so any depth is measured safely."""
+    level = [document] if isinstance(document, Mapping | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            raise TooDeep(f"nested too deeply (more than {max_depth} levels)")
+        below: list[Any] = []
+        for node in level:
+            children = node.values() if isinstance(node, Mapping) else node
+            below.extend([child for child in children if isinstance(child, Mapping | list)])
+        level = below
 
 
 def _refuse_constant(name: str) -> Any:

@@ -5,7 +5,9 @@ Event Grid delivers at least once, out of order, for up to 24 hours, and several
 at once. Three table primitives keep that safe, each a conditional write the service itself
 arbitrates (409 on a duplicate insert, 412 on a stale ETag):
 
-* **seen events**: an event id is inserted once; a second delivery finds it and stops;
+* **seen events**: a delivery is marked seen once its message is queued; a later delivery finds
+  the mark and stops. Marks are partitioned by UTC day and looked up in today's and yesterday's
+  partitions, since Event Grid redelivers for at most 24 hours; the sweep deletes older days;
 * **resource leases**: one worker at a time per resource; a lease expires, so a crashed worker
   never blocks a resource for good;
 * **remediation records**: every state change is an ETag-guarded update, so two writers cannot
@@ -155,17 +157,73 @@ class Ledger:
         return cls(TableServiceClient.from_connection_string(connection_string), prefix=prefix, clock=clock)
 
     # -- seen events ----------------------------------------------------------------------------
+    # Event Grid retries a delivery for up to 24 hours (Microsoft's "Event Grid message delivery and
+    # retry"): a mark is looked up in today's and yesterday's partitions (UTC days), and partitions
+    # older than SEEN_DAYS_KEPT days are deleted by the sweep, so the table holds about three days.
 
-    def first_delivery(self, event_key: str) -> bool:
-        """True the first time ``event_key`` is seen; False for every later delivery of it."""
+    SEEN_DAYS_KEPT = 2
+
+    def seen(self, event_key: str) -> bool:
+        """Whether a delivery of ``event_key`` was marked seen today or yesterday (UTC)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        _, row = _hashed(event_key)
+        for day in (self._day(0), self._day(-1)):
+            try:
+                self._events.get_entity(day, row, select=["RowKey"])
+            except ResourceNotFoundError:
+                continue
+            return True
+        return False
+
+    def mark_seen(self, event_key: str) -> bool:
+        """Mark ``event_key`` seen today; False when it already was (a racing delivery marked it)."""
         from azure.core.exceptions import ResourceExistsError
 
-        partition, row = _hashed(event_key)
+        _, row = _hashed(event_key)
         try:
-            self._events.create_entity({"PartitionKey": partition, "RowKey": row, "Key": event_key[:1024]})
+            self._events.create_entity({"PartitionKey": self._day(0), "RowKey": row, "Key": event_key[:1024]})
         except ResourceExistsError:
             return False
         return True
+
+    def first_delivery(self, event_key: str) -> bool:
+        """True the first time ``event_key`` is seen (and marks it); False for every later delivery."""
+        return not self.seen(event_key) and self.mark_seen(event_key)
+
+    def expire_seen(self, *, page_size: int = 1000) -> int:
+        """Delete the seen-event marks of days older than :attr:`SEEN_DAYS_KEPT`, a page at a time
+        (a batch of up to 100 deletions per partition, the most one Table transaction holds); how many."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import TableTransactionError
+
+        cutoff = self._day(-self.SEEN_DAYS_KEPT)
+        pages = self._events.query_entities(
+            "PartitionKey lt @cutoff",
+            parameters={"cutoff": cutoff},
+            select=["PartitionKey", "RowKey"],
+            results_per_page=page_size,
+        ).by_page()
+        deleted = 0
+        for page in pages:
+            by_day: dict[str, builtins.list[str]] = {}
+            for row in page:
+                by_day.setdefault(row["PartitionKey"], []).append(row["RowKey"])
+            for day, rows in by_day.items():
+                for start in range(0, len(rows), 100):
+                    batch = [("delete", {"PartitionKey": day, "RowKey": key}) for key in rows[start : start + 100]]
+                    try:
+                        self._events.submit_transaction(batch)
+                    except TableTransactionError:  # another sweep deleted some first: one by one
+                        for _, entity in batch:
+                            with contextlib.suppress(ResourceNotFoundError):
+                                self._events.delete_entity(entity["PartitionKey"], entity["RowKey"])
+                    deleted += len(batch)
+        return deleted
+
+    def _day(self, offset_days: int) -> str:
+        moment = datetime.datetime.fromtimestamp(self._clock(), datetime.UTC) + datetime.timedelta(days=offset_days)
+        return moment.strftime("%Y%m%d")
 
     # -- leases ---------------------------------------------------------------------------------
 

@@ -17,15 +17,22 @@ Understood inputs, single or in a batch (a JSON array):
 A signal only names what to look at: the pipeline re-reads the live resource and never writes
 from an event body. Parsing never raises. What cannot be used is a :class:`Rejected` with a one-line
 reason, and a bad item in a batch costs only itself.
+
+A signal is small whatever the input (:mod:`remediators.limits`): an id longer than any ARM id is
+refused, every text it carries is cut to :data:`~remediators.limits.MAX_SIGNAL_TEXT_CHARS`, an
+alert's signal carries only its own target, and one document gives at most ``max_resources``
+signals. So its queue message, and the trigger the ledger records for it, stay a few KiB.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from .arm_json import MISSING, loads, lookup, same_text
+from .limits import ALERT_TARGETS_PER_SIGNAL, MAX_RESOURCE_ID_CHARS, MAX_RESOURCES_PER_ALERT, MAX_SIGNAL_TEXT_CHARS
 from .resource_ids import InvalidResourceId, parse_resource_id
 
 SOURCE_EVENT_GRID = "eventgrid"
@@ -120,8 +127,11 @@ class Parsed:
     validation_code: str | None = None  # Event Grid's handshake: answer {"validationResponse": code}
 
 
-def parse_signals(document: Any) -> Parsed:
-    """Normalise a decoded JSON document (one event, a batch, or an alert). Never raises."""
+def parse_signals(document: Any, *, max_resources: int | None = None) -> Parsed:
+    """Normalise a decoded JSON document (one event, a batch, or an alert). Never raises.
+
+    With ``max_resources``, at most that many signals are given; the resources past it are
+    refused in one line that says how many were left out."""
     if isinstance(document, list):
         if not document:
             return Parsed((), (Rejected(None, "an empty array holds no event"),))
@@ -142,7 +152,18 @@ def parse_signals(document: Any) -> Parsed:
     reader = _Reader()
     for index, item in items:
         reader.read(index, item)
-    return Parsed(tuple(reader.signals), tuple(reader.rejected), reader.validation_code)
+    signals, rejected = reader.signals, reader.rejected
+    if max_resources is not None and len(signals) > max_resources:
+        left_out = len(signals) - max_resources
+        signals = signals[:max_resources]
+        rejected.append(
+            Rejected(
+                None,
+                f"{left_out} more resource(s) left out: one delivery queues at most {max_resources} "
+                "(a fired alert names one resource; send the rest separately)",
+            )
+        )
+    return Parsed(tuple(signals), tuple(rejected), reader.validation_code)
 
 
 class _Reader:
@@ -159,10 +180,10 @@ class _Reader:
                 raise _Reject(f"a batch item must be a JSON object, not {_json_type(item)}")
             if lookup(item, "schemaId") is not MISSING:
                 signals, reasons = _alert_signals(item)
-                self.signals.extend(signals)
+                self.signals.extend(map(_bounded, signals))
                 self.rejected.extend(Rejected(index, reason) for reason in reasons)
             else:
-                self.signals.extend(self._event_item(item))
+                self.signals.extend(map(_bounded, self._event_item(item)))
         except _Reject as rejection:
             self.rejected.append(Rejected(index, rejection.reason))
 
@@ -213,7 +234,7 @@ def _arm_event_signal(event: Mapping[str, Any], event_type: str, envelope_time: 
     return Signal(
         resource_id=_resource_id(raw_id),
         source=SOURCE_EVENT_GRID,
-        event_id=_text(lookup(event, "id")),
+        event_id=_event_id(lookup(event, "id")),
         event_type=event_type,
         event_time=_text(envelope_time),
         operation_name=_text(lookup(data, "operationName")),
@@ -232,7 +253,7 @@ def _resource_notification_signal(event: Mapping[str, Any], event_type: str, env
     return Signal(
         resource_id=_resource_id(raw_id),
         source=SOURCE_RESOURCE_NOTIFICATIONS,
-        event_id=_text(lookup(event, "id")),
+        event_id=_event_id(lookup(event, "id")),
         event_type=event_type,
         event_time=_first_text(lookup(data, "operationalInfo", "resourceEventTime"), envelope_time),
         resource_body=info if isinstance(info, dict) and carries_body else None,
@@ -255,13 +276,15 @@ def _alert_signals(payload: Mapping[str, Any]) -> tuple[list[Signal], list[str]]
     targets = tuple(t for t in _list(lookup(essentials, "alertTargetIDs")) if isinstance(t, str))
     conditions = [c for c in _list(lookup(context, "condition", "allOf")) if isinstance(c, Mapping)]
 
-    # (resource id, the condition that named it): a log search alert's _ResourceId dimensions name
-    # the resources whose rows fired it; its target is only the workspace that was queried.
-    named = [(value, condition) for condition in conditions for value in _resource_id_dimensions(condition)]
-    named += [(value, context) for value in _resource_id_dimensions(context)]  # Log Alerts V1: alertContext.Dimensions
+    # (resource id, the condition that named it, whether it is one of the alert's targets): a log
+    # search alert's _ResourceId dimensions name the resources whose rows fired it; its target is
+    # only the workspace that was queried.
+    named = [(value, condition, False) for condition in conditions for value in _resource_id_dimensions(condition)]
+    # Log Alerts V1 keep them in alertContext.Dimensions.
+    named += [(value, context, False) for value in _resource_id_dimensions(context)]
     if not named:
         first = conditions[0] if conditions else context
-        named = [(target, first) for target in targets]
+        named = [(target, first, True) for target in targets]
     if not named:
         raise _Reject(
             "the alert names no resource: essentials.alertTargetIDs is empty "
@@ -269,30 +292,40 @@ def _alert_signals(payload: Mapping[str, Any]) -> tuple[list[Signal], list[str]]
         )
 
     actor = _actor(lookup(context, "claims"), lookup(context, "authorization"), caller=lookup(context, "caller"))
+    alert_id = _event_id(lookup(essentials, "alertId"))
     signals: list[Signal] = []
     reasons: list[str] = []
     seen: set[str] = set()
-    for raw_id, condition in named:
+    for raw_id, condition, is_target in named:
+        if len(signals) == MAX_RESOURCES_PER_ALERT:
+            reasons.append(
+                f"the alert names more than {MAX_RESOURCES_PER_ALERT} resources: the first "
+                f"{MAX_RESOURCES_PER_ALERT} are queued (a fired alert names one resource)"
+            )
+            break
         try:
             # Diagnostic logs name sub-resources (a storage account's blobServices/default): the
             # guarded resource is the top-level one.
-            resource_id = parse_resource_id(raw_id).top_level.text
-        except InvalidResourceId as error:
-            reasons.append(str(error))
+            resource_id = parse_resource_id(_checked_id_length(raw_id)).top_level.text
+        except (InvalidResourceId, _Reject) as error:
+            reasons.append(error.reason if isinstance(error, _Reject) else str(error))
             continue
         if resource_id.casefold() in seen:  # alert targets are often lower-cased copies of each other
             continue
         seen.add(resource_id.casefold())
+        # A signal for one of the alert's targets carries only that target; one for a resource a
+        # log search alert's rows named carries the workspaces queried (a few, not all of them).
+        own_targets = (raw_id,) if is_target else targets[:ALERT_TARGETS_PER_SIGNAL]
         signals.append(
             Signal(
                 resource_id=resource_id,
                 source=SOURCE_ALERT,
-                event_id=_text(lookup(essentials, "alertId")),
+                event_id=alert_id,
                 event_time=_first_text(lookup(context, "eventTimestamp"), lookup(essentials, "firedDateTime")),
                 operation_name=_text(lookup(context, "operationName")),
                 correlation_id=_text(lookup(context, "correlationId")),
                 actor=actor,
-                alert=_alert_context(essentials, context, condition, targets),
+                alert=_alert_context(essentials, context, condition, own_targets),
             )
         )
     return signals, reasons
@@ -353,9 +386,63 @@ def _actor(claims: Any, authorization: Any, *, caller: Any) -> Actor | None:
 
 def _resource_id(raw: Any) -> str:
     try:
-        return parse_resource_id(raw).text
+        return parse_resource_id(_checked_id_length(raw)).text
     except InvalidResourceId as error:
         raise _Reject(str(error)) from None
+
+
+def _checked_id_length(raw: Any) -> Any:
+    if isinstance(raw, str) and len(raw) > MAX_RESOURCE_ID_CHARS:
+        raise _Reject(
+            f"a resource id of {len(raw)} characters is longer than any ARM id (at most {MAX_RESOURCE_ID_CHARS} "
+            f"accepted): {_quote(raw)}"
+        )
+    return raw
+
+
+def _event_id(value: Any) -> str | None:
+    """An event's (or alert's) id, which keys its deliveries: refused, never cut, when too long."""
+    text = _text(value)
+    if text is not None and len(text) > MAX_RESOURCE_ID_CHARS:
+        raise _Reject(f"an event id of {len(text)} characters is longer than any Event Grid or alert id")
+    return text
+
+
+def _bounded(signal: Signal) -> Signal:
+    """The signal with every text it carries cut to MAX_SIGNAL_TEXT_CHARS of JSON (ids are checked
+    at parsing; links too long are dropped), and at most ALERT_TARGETS_PER_SIGNAL alert targets."""
+    cut = {name: _cut(getattr(signal, name)) for name in _MESSAGE_FIELDS if name != "event_id"}
+    actor, alert = signal.actor, signal.alert
+    if actor is not None:
+        actor = Actor(**{f.name: _cut(getattr(actor, f.name)) for f in fields(Actor)})
+    if alert is not None:
+        texts = {
+            f.name: _cut(getattr(alert, f.name))
+            for f in fields(AlertContext)
+            if f.name not in ("target_ids", "search_results_link")
+        }
+        link = alert.search_results_link
+        targets = tuple(t for t in alert.target_ids if len(t) <= MAX_RESOURCE_ID_CHARS)[:ALERT_TARGETS_PER_SIGNAL]
+        alert = AlertContext(
+            **texts,
+            search_results_link=link if link is None or _cut(link) == link else None,
+            target_ids=targets,
+        )
+    return replace(signal, actor=actor, alert=alert, **cut)
+
+
+def _cut(text: str | None, limit: int = MAX_SIGNAL_TEXT_CHARS) -> str | None:
+    """``text`` if its JSON form (``\\uXXXX`` escapes count six) fits ``limit``; else its longest
+    prefix that fits with "..." after it."""
+    if text is None or len(text) * 12 <= limit or len(encode_basestring_ascii(text)) - 2 <= limit:
+        return text
+    budget, kept = limit - 3, 0
+    for char in text:
+        budget -= len(encode_basestring_ascii(char)) - 2
+        if budget < 0:
+            break
+        kept += 1
+    return text[:kept] + "..."
 
 
 def _looks_like_cloud_event(item: Mapping[str, Any]) -> bool:
@@ -463,8 +550,11 @@ def signal_from_json(document: Any) -> Signal:
     """The inverse of :func:`signal_to_json`; raises :class:`InvalidMessage` with a one-line reason."""
     if not isinstance(document, Mapping):
         raise InvalidMessage("a work message is a JSON object")
+    raw_id = document.get("resourceId")
+    if isinstance(raw_id, str) and len(raw_id) > MAX_RESOURCE_ID_CHARS:
+        raise InvalidMessage(f"its resourceId of {len(raw_id)} characters is longer than any ARM id")
     try:
-        resource_id = parse_resource_id(document.get("resourceId")).text
+        resource_id = parse_resource_id(raw_id).text
     except InvalidResourceId as error:
         raise InvalidMessage(str(error)) from None
     actor_doc, alert_doc = document.get("actor"), document.get("alert")
@@ -479,9 +569,16 @@ def signal_from_json(document: Any) -> Signal:
         targets = tuple(t for t in _list(alert_doc.get("targetIds")) if isinstance(t, str))
         alert = AlertContext(**alert_texts, target_ids=targets)
     message: dict[str, Any] = {name: _str(document.get(_camel(name))) for name in _MESSAGE_FIELDS}
-    return Signal(
-        resource_id=resource_id, source=_str(document.get("source")) or "queue", actor=actor, alert=alert, **message
+    if message["event_id"] is not None and len(message["event_id"]) > MAX_RESOURCE_ID_CHARS:
+        raise InvalidMessage("its eventId is longer than any Event Grid or alert id")
+    signal = Signal(
+        resource_id=resource_id,
+        source=_cut(_str(document.get("source")), 64) or "queue",
+        actor=actor,
+        alert=alert,
+        **message,
     )
+    return _bounded(signal)
 
 
 def _str(value: Any) -> str | None:

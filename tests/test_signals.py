@@ -7,6 +7,7 @@ that needs a batch, a second target or a _ResourceId dimension derives it from t
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -306,8 +307,54 @@ def test_an_alert_naming_several_resources_gives_a_signal_for_each() -> None:
     payload["data"]["essentials"]["alertTargetIDs"] = [storage, vm, storage.upper(), "not-an-id", search]
     parsed = parse_signals(payload)
     assert [s.resource_id for s in parsed.signals] == [storage, vm, search]  # the upper-cased copy is the same
-    assert {s.alert for s in parsed.signals if s.alert} == {parsed.signals[0].alert}
+    # Each signal carries the alert's context and only its own target, not all of them.
+    assert [s.alert.target_ids for s in parsed.signals if s.alert] == [(storage,), (vm,), (search,)]
+    assert len({dataclasses.replace(s.alert, target_ids=()) for s in parsed.signals if s.alert}) == 1
     assert parsed.rejected == (Rejected(None, parser_message("not-an-id")),)
+
+
+def test_an_alert_naming_many_resources_queues_the_first_fifty_each_message_small() -> None:
+    """Before: an alert naming N targets gave N signals each holding all N targets (N messages of
+    N ids: 2,000 targets made 2,000 messages of 250 KB, each over the queue's 64 KB)."""
+    from remediators.limits import MAX_RESOURCES_PER_ALERT
+    from remediators.signals import signal_to_json
+
+    payload = fixture("alert-test-metric-static-threshold.json")
+    (storage,) = payload["data"]["essentials"]["alertTargetIDs"]
+    payload["data"]["essentials"]["alertTargetIDs"] = [f"{storage}{n}" for n in range(2000)]
+    parsed = parse_signals(payload)
+    assert len(parsed.signals) == MAX_RESOURCES_PER_ALERT == 50
+    [refusal] = parsed.rejected
+    assert "the first 50 are queued" in refusal.reason
+    assert max(len(json.dumps(signal_to_json(s))) for s in parsed.signals) < 2000
+    capped = parse_signals([payload, payload], max_resources=60)
+    assert len(capped.signals) == 60
+    assert "40 more resource(s) left out" in capped.rejected[-1].reason
+
+
+def test_every_text_a_signal_carries_is_cut_and_ids_longer_than_any_arm_id_are_refused() -> None:
+    """Before: a 100 KB operationName or alert rule went whole into the queue message (over the
+    queue's 64 KB: the message was refused and the event lost) and into the ledger's record."""
+    from remediators.limits import MAX_SIGNAL_TEXT_CHARS
+    from remediators.signals import signal_from_json, signal_to_json
+
+    [event] = fixture("eventgrid-resource-write-success.json")
+    event["data"]["operationName"] = "Microsoft.DocumentDB/databaseAccounts/write" + "x" * 100_000
+    event["data"]["claims"] = {"upn": "\u00e9" * 50_000}  # each escapes to six characters of JSON
+    signal = only_signal(event)
+    assert signal.operation_name is not None and signal.operation_name.endswith("...")
+    assert len(json.dumps(signal.operation_name)) <= MAX_SIGNAL_TEXT_CHARS + 2
+    assert signal.actor is not None and len(json.dumps(signal.actor.name)) <= MAX_SIGNAL_TEXT_CHARS + 2
+    message = json.dumps(signal_to_json(signal))
+    assert len(message) < 8 * MAX_SIGNAL_TEXT_CHARS
+    assert signal_from_json(json.loads(message)) == signal
+
+    long_id = dict(event, subject="/subscriptions/x/" + "a" * 100_000)
+    long_id["data"] = dict(event["data"], resourceUri=long_id["subject"])
+    [refused] = parse_signals(long_id).rejected
+    assert "longer than any ARM id" in refused.reason and len(refused.reason) < 300
+    [refused] = parse_signals(dict(event, id="e" * 100_000)).rejected
+    assert "longer than any Event Grid or alert id" in refused.reason
 
 
 def test_log_alert_v2_without_resource_dimensions_signals_its_target_workspace() -> None:
