@@ -241,7 +241,9 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
 @app.function_name("remediations")
 @app.route(route="remediations", methods=["GET"])
 def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
-    from remediators.ledger import Status
+    """A page of the ledger, newest first: ``?status=&top=&continuationToken=``, or ``?resourceId=``
+    for one resource's whole history. The answer's ``continuationToken`` asks for the next page."""
+    from remediators.ledger import InvalidContinuation, Status
 
     principal = _signed_in(req, READ)
     if isinstance(principal, func.HttpResponse):
@@ -254,8 +256,21 @@ def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
         wanted = Status(status) if status else None
     except ValueError:
         return _problem(400, f"status must be one of {', '.join(Status)}")
-    records = wired.ledger.list(status=wanted, resource_id=req.params.get("resourceId") or None)
-    return _json({"value": [r.to_json() for r in records]}, 200)
+    top_text = req.params.get("top") or "50"
+    if not top_text.isdigit() or not 1 <= int(top_text) <= 1000:
+        return _problem(400, "top must be a whole number from 1 to 1000")
+    resource_id = req.params.get("resourceId") or None
+    if resource_id is not None:
+        records = wired.ledger.list(status=wanted, resource_id=resource_id, limit=int(top_text))
+        return _json({"value": [r.to_json() for r in records]}, 200)
+    try:
+        page = wired.ledger.page(status=wanted, top=int(top_text), continuation=req.params.get("continuationToken"))
+    except InvalidContinuation as error:
+        return _problem(400, f"continuationToken: {error}")
+    answer: dict[str, Any] = {"value": [r.to_json() for r in page.records]}
+    if page.continuation is not None:
+        answer["continuationToken"] = page.continuation
+    return _json(answer, 200)
 
 
 @app.function_name("approve")

@@ -258,6 +258,9 @@ class Worker:
 
     def _settle_record(self, record: Remediation, outcome: Outcome) -> Processed:
         final = WRITTEN.get(outcome.state, Status.FAILED)
+        if outcome.state is State.HEALTHY:  # the record's fix is in place: told as the verified fix it is
+            outcome.state = State.VERIFIED
+            outcome.applied = outcome.applied or record.plan
         moved = self.ledger.move(
             record,
             final,
@@ -268,7 +271,8 @@ class Worker:
             continuation_token=outcome.continuation_token if final is Status.APPLIED else None,
         )
         log.info("%s %s: %s", moved.status, ", ".join(moved.kinds), moved.reason)
-        self._tell(moved, outcome)
+        if final is not Status.APPLIED:  # a fix still running is announced once, when it ends
+            self._tell(moved, outcome)
         return Processed(Disposition.DONE, outcome, moved)
 
     def _follow(self, record: Remediation) -> Processed:

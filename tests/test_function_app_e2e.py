@@ -15,6 +15,7 @@ import function_app
 from emulator import azurite
 from emulator.host import AUTHENTICATION_ON, drain, grid_event, signed_in
 from emulator.twin import Twin
+from remediators.ledger import Status
 from remediators.principal import APPROVE, READ
 from tests.log_rows import anonymous_cosmos_row, cosmos_row
 from tests.payloads import COSMOS_GET, SEARCH_GET, example, in_group, proving_workspaces
@@ -474,3 +475,20 @@ def test_a_long_running_fix_left_applied_is_settled_by_the_next_sweep(
     assert settled["status"] == "verified"
     assert [h["status"] for h in settled["history"]] == ["applying", "applied", "verified"]  # written ahead
     assert patches(twin) == [b'{"properties":{"disableLocalAuth":false}}']
+
+
+def test_the_ledger_is_listed_page_by_page(twin: Twin) -> None:
+    ledger = function_app.service().ledger
+    made = [
+        ledger.create(
+            COSMOS["id"], Status.FAILED, kinds=["local_auth_disabled"], trigger={}, plan=None, reason="", by="t"
+        )
+        for _ in range(3)
+    ]
+    first = json.loads(http("GET", "remediations", top="2").get_body())
+    assert len(first["value"]) == 2 and first["continuationToken"]
+    rest = json.loads(http("GET", "remediations", top="2", continuationToken=first["continuationToken"]).get_body())
+    assert "continuationToken" not in rest
+    assert {r["id"] for r in first["value"] + rest["value"]} == {r.id for r in made}
+    assert http("GET", "remediations", continuationToken="forged").status_code == 400
+    assert http("GET", "remediations", top="0").status_code == 400
