@@ -4,8 +4,9 @@ See ``emulator/README.md``. Start one with ``python -m emulator serve --seed DIR
 ``with Twin.start(seed_dir=...) as twin:``.
 """
 
+from .clock import TwinClock
 from .events import arm_claims
 from .tokens import make_token
 from .twin import Twin
 
-__all__ = ["Twin", "arm_claims", "make_token"]
+__all__ = ["Twin", "TwinClock", "arm_claims", "make_token"]

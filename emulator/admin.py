@@ -15,6 +15,9 @@ No authentication: this is test equipment on loopback. Lists are plain JSON arra
 ``PUT /_twin/resources``                     put a body (or an array) as-is: no event, no rules
 ``PATCH /_twin/resources?id=...``            merge into a resource as ARM would: no event
 ``GET`` / ``PUT /_twin/lro``                 long-running-operation settings (see ``_twin.json``)
+``GET /_twin/clock``                         the twin's clock: ``{"now", "frozen"}``
+``POST /_twin/clock``                        ``{"advance": seconds}``, ``{"set": "<ISO time>"}`` (freezes),
+                                             ``{"freeze": true}`` or ``{"freeze": false}`` (real time)
 ``GET /_twin/operations``                    long-running writes still in flight
 ``POST /_twin/operations/complete``          finish them all now (commits and emits events)
 ``GET /_twin/logs``                          row counts per Log Analytics table
@@ -28,6 +31,7 @@ No authentication: this is test equipment on loopback. Lists are plain JSON arra
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -185,16 +189,41 @@ def _set_lro(app: TwinApp, request: Request, rest: list[str]) -> Response:
         return json_response(200, app.lro.to_json())
 
 
+def _clock(app: TwinApp, request: Request, rest: list[str]) -> Response:
+    return json_response(200, app.clock.to_json())
+
+
+def _set_clock(app: TwinApp, request: Request, rest: list[str]) -> Response:
+    document = _body(request)
+    if not isinstance(document, dict) or len(document) != 1 or not {"advance", "set", "freeze"} >= set(document):
+        raise _Refused(400, 'post one of {"advance": seconds}, {"set": "2026-03-02T09:30:00Z"}, {"freeze": true}')
+    ((action, value),) = document.items()
+    if action == "advance":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Refused(400, f"advance takes seconds, got {value!r}")
+        app.clock.advance(value)
+    elif action == "set":
+        try:
+            app.clock.set(datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        except ValueError as error:
+            raise _Refused(400, f"set takes an ISO 8601 time: {error}") from error
+    elif value is True:
+        app.clock.freeze()
+    elif value is False:
+        app.clock.follow_real_time()
+    else:
+        raise _Refused(400, f"freeze takes true or false, got {value!r}")
+    return json_response(200, app.clock.to_json())
+
+
 def _operations(app: TwinApp, request: Request, rest: list[str]) -> Response:
     if rest:
         if rest != ["complete"] or request.method != "POST":
             raise _Refused(404, "POST /_twin/operations/complete")
         return json_response(200, {"completed": app.finish_operations()})
     with app.lock:
-        running = [
-            {"id": op.id, "resourceId": op.resource_id, "pollsLeft": op.polls_left, "started": op.started}
-            for op in app.operations.running()
-        ]
+        app.finish_ready_operations()
+        running = [operation.to_json() for operation in app.operations.running()]
     return json_response(200, running)
 
 
@@ -240,6 +269,8 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("PATCH", "resources"): _patch_resource,
     ("GET", "lro"): _lro,
     ("PUT", "lro"): _set_lro,
+    ("GET", "clock"): _clock,
+    ("POST", "clock"): _set_clock,
     ("GET", "operations"): _operations,
     ("POST", "operations"): _operations,
     ("GET", "logs"): _logs,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import copy
 import re
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import admin, arm, identity, ids, policy
+from .clock import TwinClock
 from .config import TwinConfig
 from .delivery import Dispatcher, Subscriber
 from .events import Writer, resource_write_success
@@ -42,8 +42,11 @@ class TwinApp:
         resources: Iterable[Mapping[str, Any]] = (),
         *,
         ca_path: str | None = None,
+        clock: TwinClock | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.clock = clock if clock is not None else TwinClock()  # the real clock unless a test sets one
+        self.stopping = threading.Event()  # wakes latency faults when the twin stops
         self.config = config or TwinConfig()
         self.lro = self.config.lro
         self.base_url = ""  # set once the server has its port
@@ -52,8 +55,8 @@ class TwinApp:
         self.store = ResourceStore()
         self.faults = FaultBook()
         self.operations = Operations()
-        self.requests = RequestLog()
-        self.logs = LogStore()
+        self.requests = RequestLog(now=self.clock.now)
+        self.logs = LogStore(now=self.clock.now)
         self.sinks = SinkStore()
         self.events: list[dict[str, Any]] = []
         self.settling: dict[str, int] = {}  # Search services still reading "provisioning": key -> GETs left
@@ -121,7 +124,11 @@ class TwinApp:
     # -- faults and policy -----------------------------------------------------------------------
 
     def apply_faults(self, method: str, target: str, resource_type: str | None) -> None:
-        """Sleep for latency faults, then raise the first matching error fault."""
+        """Hold the request for latency faults, then raise the first matching error fault.
+
+        A latency fault holds this request's thread on real time (it keeps a real socket waiting,
+        which is what a client's timeouts are tested against); stopping the twin ends the wait.
+        """
         with self.lock:
             delay = 0
             for fault in self.faults.matching(("latency",), method, target, resource_type):
@@ -131,7 +138,7 @@ class TwinApp:
             if failing:
                 failing[0].fire()
         if delay:
-            time.sleep(delay / 1000)
+            self.stopping.wait(delay / 1000)
         if failing:
             raise failing[0].failure(target)
 
@@ -142,7 +149,8 @@ class TwinApp:
         for effect in ("modify", "deny"):
             for fault in self.faults.matching((effect,), method, resource_id, resource_type):
                 rule = fault.rule
-                if rule is None or not policy.enforced(self.store, rule, resource_id) or not rule.applies_to(result):
+                enforced = rule is not None and policy.enforced(self.store, rule, resource_id, self.clock.now())
+                if rule is None or not enforced or not rule.applies_to(result):
                     continue
                 fault.fire()
                 if effect == "deny":
@@ -183,14 +191,26 @@ class TwinApp:
         with self.lock:
             running = self.operations.running()
             for operation in running:
-                self.operations.finish(operation)
+                self.operations.finish(operation, self.clock.now())
                 self.complete(operation)
             return len(running)
+
+    def finish_ready_operations(self) -> int:
+        """Finish the long-running writes whose time has come (no poll left to answer "running", settle
+        time passed): on Azure an update completes whether or not anyone polls it."""
+        with self.lock:
+            ready = self.operations.ready(self.clock.now())
+            for operation in ready:
+                self.operations.finish(operation, self.clock.now())
+                self.complete(operation)
+            return len(ready)
 
     def emit_write(self, resource_id: str, parsed: ids.ArmPath, writer: Writer, existed: bool) -> None:
         if parsed.subscription is None:
             return  # tenant and management-group writes reach no subscription topic
-        event = resource_write_success(resource_id, parsed, writer, self.config.tenant_id, existed=existed)
+        event = resource_write_success(
+            resource_id, parsed, writer, self.config.tenant_id, existed=existed, now=self.clock.now()
+        )
         with self.lock:
             self.events.append(event)
         self.dispatcher.publish(event)
@@ -237,6 +257,7 @@ class TwinApp:
             self.events.clear()
 
     def close(self) -> None:
+        self.stopping.set()
         self.dispatcher.close()
 
 

@@ -5,7 +5,9 @@ Order of checks, as ARM does them: bearer token (401), ``api-version`` (400), in
 group or resource (404), a write while a long-running one runs (provider's 409/412), policy
 (Modify rewrites, Deny refuses), and finally the provider's own write protocol
 (:mod:`emulator.providers`). Every successful write emits its ResourceWriteSuccess event; a
-long-running one when its operation finishes.
+long-running one when its operation finishes. Before any of it, long-running operations whose time
+has come (:meth:`emulator.app.TwinApp.finish_ready_operations`) finish, so a GET after an update's
+settle time sees it done even if nobody polled.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from . import authorization, ids
 from .events import Writer
 from .merge import find_key, merge_patch
 from .messages import ArmFailure, Request, Response, json_response, new_id
-from .operations import Operation
+from .operations import LOCATION_MARKER, Operation, location_marked
 from .policy import ASSIGNMENT_TYPE, EXEMPTION_TYPE
-from .providers import Protocol, Provider, provider_for, set_provisioning_state
+from .providers import COSMOS_DB, Answer, LocationStyle, Protocol, Provider, provider_for, set_provisioning_state
 from .tokens import is_expired, read_claims
 
 if TYPE_CHECKING:
@@ -63,14 +65,17 @@ def handle(app: TwinApp, request: Request, claims: dict[str, Any]) -> Response:
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
     with app.lock:
-        operation = app.operations.find(request.path)
+        app.finish_ready_operations()
+        operation, is_location = app.operations.find(
+            request.path, location_marked(request.query_value(LOCATION_MARKER[0]))
+        )
     parsed = ids.parse(request.path)
     target = operation.path if operation else ids.normalise(request.path)
     app.apply_faults(request.method, target, None if operation or parsed is None else parsed.type)
     if operation is not None:
         if request.method != "GET":
             raise _method_not_allowed(request)
-        return _poll(app, operation)
+        return _poll(app, operation, is_location)
     if parsed is None or parsed.type is None:
         raise ArmFailure(404, "InvalidResourceType", f"The twin serves no resource at '{request.path}'.")
     if parsed.collection:
@@ -161,7 +166,8 @@ def _write(app: TwinApp, request: Request, parsed: ids.ArmPath, claims: dict[str
         app.apply_policies(request.method, result)
         if provider.settle is not None:
             provider.settle(result, document)
-        return _commit(app, parsed, provider, result, current is not None, writer, api_version)
+        long_running = provider.is_long_running(request.method, current is not None, document)
+        return _commit(app, parsed, provider, result, current is not None, writer, api_version, long_running)
 
 
 def _request_document(request: Request) -> dict[str, Any]:
@@ -221,16 +227,17 @@ def _commit(
     existed: bool,
     writer: Writer,
     api_version: str,
+    long_running: bool,
 ) -> Response:
     status = 200 if existed else 201
-    if provider.protocol is Protocol.SYNC:
-        set_provisioning_state(result, provider, provider.done_state)
-        app.store.put(copy.deepcopy(result))
-        app.emit_write(result["id"], parsed, writer, existed)
-        return json_response(status, result)
     if provider.protocol is Protocol.SETTLING:
         return _commit_settling(app, parsed, provider, result, existed, writer, status)
-    return _start_operation(app, parsed, provider, result, existed, writer, api_version, status)
+    if long_running:
+        return _start_operation(app, parsed, provider, result, existed, writer, api_version)
+    set_provisioning_state(result, provider, provider.done_state)
+    app.store.put(copy.deepcopy(result))
+    app.emit_write(result["id"], parsed, writer, existed)
+    return json_response(status, result)
 
 
 def _commit_settling(
@@ -264,39 +271,66 @@ def _start_operation(
     existed: bool,
     writer: Writer,
     api_version: str,
-    status: int,
 ) -> Response:
-    # Until the operation finishes, GET shows the resource as it was, in the provider's busy state.
+    """Start a long-running write and answer as the provider's recorded traffic does
+    (:mod:`emulator.providers`): the status, the body (as it was, or as requested), and both
+    ``Azure-AsyncOperation`` and ``Location`` (a Cognitive Services create gives the first only)."""
     busy_state = provider.busy_state if existed else provider.creating_state
     pending = copy.deepcopy(result)
     set_provisioning_state(pending, provider, provider.done_state)
+    # Until the operation finishes, GET shows the resource as it was, in the provider's busy state.
     shown = copy.deepcopy(app.store.get(parsed.path) or result)
     set_provisioning_state(shown, provider, busy_state)
     app.store.put(shown)
-    polls = app.lro.cosmos_polls if provider.protocol is Protocol.ASYNC_OPERATION else app.lro.cognitive_polls
+    cosmos = provider is COSMOS_DB
     operation = app.operations.start(
-        provider, parsed, result["id"], pending, polls=polls, api_version=api_version, writer=writer, existed=existed
+        provider,
+        parsed,
+        result["id"],
+        pending,
+        polls=app.lro.cosmos_polls if cosmos else app.lro.cognitive_polls,
+        settle_seconds=app.lro.cosmos_settle_seconds if cosmos else app.lro.cognitive_settle_seconds,
+        now=app.clock.now(),
+        api_version=api_version,
+        writer=writer,
+        existed=existed,
     )
-    url = f"{app.base_url}{operation.path}?api-version={api_version}"
-    retry_after = {"Retry-After": str(app.lro.retry_after)}
-    if provider.protocol is Protocol.ASYNC_OPERATION:
-        answer = copy.deepcopy(result)
-        set_provisioning_state(answer, provider, busy_state)
-        return json_response(status, answer, {"Azure-AsyncOperation": url, **retry_after})
-    return json_response(202, copy.deepcopy(shown), {"Location": url, **retry_after})
+    answer = copy.deepcopy(shown if provider.answer is Answer.BEFORE and existed else result)
+    set_provisioning_state(answer, provider, busy_state)
+    headers = {"Azure-AsyncOperation": _status_url(app, operation)}
+    if existed or provider.location_on_create:
+        headers["Location"] = _location_url(app, operation)
+    headers.update(_retry_after(app))
+    return json_response(provider.update_status if existed else provider.create_status, answer, headers)
 
 
-def _poll(app: TwinApp, operation: Operation) -> Response:
+def _status_url(app: TwinApp, operation: Operation) -> str:
+    return f"{app.base_url}{operation.path}?api-version={operation.api_version}"
+
+
+def _location_url(app: TwinApp, operation: Operation) -> str:
+    url = f"{app.base_url}{operation.location_path}?api-version={operation.api_version}"
+    if operation.provider.location is LocationStyle.STATUS_URL:
+        url += f"&{LOCATION_MARKER[0]}={LOCATION_MARKER[1]}"
+    return url
+
+
+def _retry_after(app: TwinApp) -> dict[str, str]:
+    # Azure's recorded long-running updates carry no Retry-After; a test may ask for one (lro.retryAfter).
+    return {} if app.lro.retry_after is None else {"Retry-After": str(app.lro.retry_after)}
+
+
+def _poll(app: TwinApp, operation: Operation, is_location: bool) -> Response:
+    """A poll of the status URL answers the status resource (200); of the Location URL, 202 while the
+    operation runs and then 200 with the resource ("Track asynchronous Azure operations", Microsoft
+    Learn, azure-resource-manager/management/async-operations)."""
     with app.lock:
-        if app.operations.poll(operation):
+        if app.operations.poll(operation, app.clock.now()):
             app.complete(operation)
-        # "Track asynchronous Azure operations" (Microsoft Learn): answers still in progress carry
-        # Retry-After, the seconds to wait before asking again.
-        retry_after = {} if operation.done else {"Retry-After": str(app.lro.retry_after)}
-        if operation.provider.protocol is Protocol.ASYNC_OPERATION:
-            return json_response(200, operation.status_body(), retry_after)
+        running = {} if operation.done else _retry_after(app)
+        if not is_location:
+            return json_response(200, operation.status_body(), running)
         if not operation.done:
-            url = f"{app.base_url}{operation.path}?api-version={operation.api_version}"
-            return Response(202, b"", {"Location": url, **retry_after})
+            return Response(202, b"", {"Location": _location_url(app, operation), **running})
         resource = app.store.copy_of(operation.resource_id)
         return json_response(200, resource if resource is not None else operation.pending)

@@ -4,7 +4,8 @@
       "tenantId": "3f1e4d2c-0b5a-4c69-8d7e-6a5b4c3d2e1f",
       "identity": {"clientId": "...", "objectId": "...", "name": "foundry-guard", "resourceId": "/subscriptions/..."},
       "identityHeader": "a-fixed-secret",
-      "lro": {"cosmosPolls": 1, "cognitivePolls": 1, "searchSettleReads": 1, "retryAfter": 0},
+      "lro": {"cosmosPolls": 1, "cognitivePolls": 1, "searchSettleReads": 1,
+              "cosmosSettleSeconds": 0, "cognitiveSettleSeconds": 0, "retryAfter": null},
       "faults": [{"kind": "throttle", "method": "PATCH", "times": 1, "retryAfter": 1}],
       "logs": {"CDBDataPlaneRequests": [{"StatusCode": 403, "KeyType": "PrimaryMasterKey"}]},
       "subscribers": ["https://127.0.0.1:7071/runtime/webhooks/EventGrid?functionName=on_resource_write"]
@@ -28,8 +29,12 @@ _LRO_FIELDS = {
     "cosmosPolls": "cosmos_polls",
     "cognitivePolls": "cognitive_polls",
     "searchSettleReads": "search_settle_reads",
+    "cosmosSettleSeconds": "cosmos_settle_seconds",
+    "cognitiveSettleSeconds": "cognitive_settle_seconds",
     "retryAfter": "retry_after",
 }
+_LRO_COUNTS = frozenset({"cosmosPolls", "cognitivePolls", "searchSettleReads"})
+_LRO_SECONDS = frozenset({"cosmosSettleSeconds", "cognitiveSettleSeconds"})
 
 
 class ConfigError(ValueError):
@@ -38,26 +43,44 @@ class ConfigError(ValueError):
 
 @dataclass
 class LroSettings:
-    cosmos_polls: int = 1  # Cosmos DB operation-status polls answering InProgress before Succeeded
-    cognitive_polls: int = 1  # Cognitive Services Location polls answering 202 before 200
+    """How long long-running and settling writes take. An update finishes once both hold: its
+    in-progress polls are used up, and its settle time has passed on the twin's clock."""
+
+    cosmos_polls: int = 1  # Cosmos DB operation-status polls answering "Enqueued" before "Succeeded"
+    cognitive_polls: int = 1  # Cognitive Services operation polls answering "Updating" before "Succeeded"
     search_settle_reads: int = 1  # GETs of a Search service still reading "provisioning" after a write
-    # Retry-After (seconds) on long-running answers still in progress: clients wait this long between
-    # polls instead of their own default interval (the SDKs' is 30 s)
-    retry_after: int = 0
+    # Seconds of the twin's clock an update takes. Azure's recorded traffic: about 31 s for Cosmos DB and
+    # for Cognitive Services (emulator/README.md); 0 (the default) finishes on polls alone.
+    cosmos_settle_seconds: float = 0
+    cognitive_settle_seconds: float = 0
+    # Retry-After (seconds) on long-running answers still in progress. None (the default): no header,
+    # as Azure's recorded Cosmos DB and Cognitive Services updates send none, so clients poll at their
+    # own interval (the SDKs' default is 30 s; the tests use polling_interval=0).
+    retry_after: int | None = None
 
     def update(self, document: Mapping[str, Any]) -> None:
         unknown = sorted(set(document) - set(_LRO_FIELDS))
         if unknown:
             raise ConfigError(f"lro: unknown field(s) {', '.join(unknown)}; known: {', '.join(_LRO_FIELDS)}")
-        for name, attribute in _LRO_FIELDS.items():
-            if name in document:
-                value = document[name]
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError(f"lro.{name} must be a non-negative integer, got {value!r}")
-                setattr(self, attribute, value)
+        checked = {name: _lro_value(name, document[name]) for name in _LRO_FIELDS if name in document}
+        for name, value in checked.items():  # all or nothing
+            setattr(self, _LRO_FIELDS[name], value)
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, attribute) for name, attribute in _LRO_FIELDS.items()}
+
+
+def _lro_value(name: str, value: Any) -> Any:
+    if name in _LRO_SECONDS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+            raise ConfigError(f"lro.{name} must be a non-negative number of seconds, got {value!r}")
+        return value
+    if name == "retryAfter" and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        kind = "integer" if name in _LRO_COUNTS else "integer or null"
+        raise ConfigError(f"lro.{name} must be a non-negative {kind}, got {value!r}")
+    return value
 
 
 @dataclass

@@ -70,12 +70,12 @@ class Token:
 
 @dataclass(frozen=True)
 class Ago:
-    """``ago(<timespan>)``: now minus ``seconds``, taken when a row is compared."""
+    """``ago(<timespan>)``: now minus ``seconds``, now being the twin's clock when the query runs."""
 
     seconds: float
 
-    def moment(self) -> datetime.datetime:
-        return datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=self.seconds)
+    def moment(self, now: datetime.datetime) -> datetime.datetime:
+        return now - datetime.timedelta(seconds=self.seconds)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class Clause:
     values: tuple[Any, ...]
     function: str | None = None  # "tostring": compare the column's text
 
-    def holds(self, row: Mapping[str, Any]) -> bool:
+    def holds(self, row: Mapping[str, Any], now: datetime.datetime) -> bool:
         cell = row.get(self.column)
         if self.function == "tostring":
             cell = to_string(cell)
@@ -102,7 +102,7 @@ class Clause:
             moment = _datetime(cell)
             if moment is None:
                 return False
-            return moment >= value.moment() if self.operator == ">=" else moment <= value.moment()
+            return moment >= value.moment(now) if self.operator == ">=" else moment <= value.moment(now)
         if isinstance(cell, bool) or not isinstance(cell, int | float):
             return False
         return bool(cell >= value) if self.operator == ">=" else bool(cell <= value)
@@ -140,8 +140,9 @@ class Query:
                         semantic=True,
                     )
 
-    def select(self, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-        return [row for row in rows if all(clause.holds(row) for clause in self.clauses)]
+    def select(self, rows: Iterable[Mapping[str, Any]], now: datetime.datetime) -> list[Mapping[str, Any]]:
+        """The rows every clause holds for; ``ago()`` counts back from ``now`` (the twin's clock)."""
+        return [row for row in rows if all(clause.holds(row, now) for clause in self.clauses)]
 
 
 _NUMBERS = frozenset({"int", "long", "real", "decimal"})

@@ -21,9 +21,10 @@ exists:
   leaves out reads ``null``. ``dynamic`` values are sent as JSON text, as the API does.
 
 ``timespan`` filters on ``TimeGenerated`` as the service does (an ISO-8601 duration ending now,
-``start/end`` or ``start/duration``). So that seeded rows do not age out, a seeded
-``TimeGenerated`` may be relative: ``"ago(5m)"`` (``s``, ``m``, ``h``, ``d``) is fixed when the row
-is loaded.
+``start/end`` or ``start/duration``). A seeded ``TimeGenerated`` may be relative: ``"ago(5m)"``
+(``s``, ``m``, ``h``, ``d``) is fixed when the row is loaded. "Now", for loading, for ``ago()`` in a
+query and for a duration ``timespan``, is the twin's clock (:mod:`emulator.clock`): a test that
+freezes it never sees a row age out of a window, however slowly it runs.
 
 Errors use the service's shape: 400 ``BadArgumentError`` with an ``innererror`` saying
 ``SyntaxError`` (outside the KQL subset, see :mod:`emulator.kql`) or ``SemanticError`` (a table or
@@ -36,7 +37,7 @@ import datetime
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,17 @@ def load_schemas(directory: Path = SCHEMA_DIR) -> dict[str, TableSchema]:
 SCHEMAS = load_schemas()
 
 
+Now = Callable[[], datetime.datetime]
+
+
+def _real_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 class LogStore:
-    def __init__(self, schemas: Mapping[str, TableSchema] = SCHEMAS) -> None:
+    def __init__(self, schemas: Mapping[str, TableSchema] = SCHEMAS, *, now: Now = _real_now) -> None:
         self._schemas = dict(schemas)
+        self._now = now  # the twin's clock
         self._tables: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -102,7 +111,7 @@ class LogStore:
                 f"no published schema for table {table!r} in {SCHEMA_DIR.name}/; the twin knows: "
                 f"{', '.join(sorted(self._schemas))}"
             )
-        now = datetime.datetime.now(datetime.UTC)
+        now = self._now()
         loaded = []
         for row in rows:
             if not isinstance(row, Mapping):
@@ -129,9 +138,10 @@ class LogStore:
             return _bad_argument(
                 "The request had some invalid properties", "BadArgumentError", "the body needs 'query'"
             )
+        now = self._now()
         try:
             parsed = kql.parse(document["query"])
-            window = _window(document.get("timespan"))
+            window = _window(document.get("timespan"), now)
         except kql.KqlError as error:
             return _bad_argument("A syntax error occurred.", "SyntaxError", str(error))
         with self._lock:
@@ -151,7 +161,7 @@ class LogStore:
             parsed.check_types(schema.columns)
         except kql.KqlError as error:
             return _semantic_error(f"'where' operator: {error}")
-        selected = [row for row in parsed.select(rows) if _within(row, window)]
+        selected = [row for row in parsed.select(rows, now) if _within(row, window)]
         table = {
             "name": "PrimaryResult",
             "columns": [{"name": name, "type": kind} for name, kind in schema.columns.items()],
@@ -221,12 +231,11 @@ def _resolve_relative(value: Any, now: datetime.datetime) -> Any:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _window(timespan: Any) -> tuple[datetime.datetime, datetime.datetime] | None:
+def _window(timespan: Any, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime] | None:
     if timespan is None or timespan == "":
         return None
     if not isinstance(timespan, str):
         raise kql.KqlError(f"timespan must be ISO-8601 text, got {timespan!r}")
-    now = datetime.datetime.now(datetime.UTC)
     if "/" not in timespan:
         return now - _duration(timespan), now
     first, second = timespan.split("/", 1)

@@ -1,15 +1,34 @@
 """What each resource provider does with a write, where the product depends on it.
 
-ARM forwards a PUT or PATCH to the resource provider, and the providers answer differently:
+ARM forwards a PUT or PATCH to the resource provider, and the providers answer differently. The
+long-running updates are modelled on Azure's own recorded traffic (the test recordings of the Azure
+CLI and Azure PowerShell, which replay real exchanges with Azure):
 
-* Cosmos DB (``Microsoft.DocumentDB/databaseAccounts``): long-running. The first answer is 200 with
-  the resource and an ``Azure-AsyncOperation`` header; the operation-status URL answers
-  ``InProgress`` until the update is done, and only then does a GET show the change. A second write
-  while one runs is refused with 412 ``PreconditionFailed`` "There is another user operation in
-  progress which requires an exclusive lock" (quoted in hashicorp/terraform-provider-azurerm#15842).
-* Cognitive Services (``Microsoft.CognitiveServices/accounts``): long-running with 202 +
-  ``Location`` (Microsoft's UpdateAccount example, Azure/azure-rest-api-specs); the Location URL
-  answers 202 until done, then 200 with the resource.
+* Cosmos DB (``Microsoft.DocumentDB/databaseAccounts``): long-running. An update answers **200**
+  with the resource *as it was* (``provisioningState: Updating``, the change not yet in it) and
+  **both** ``Azure-AsyncOperation`` (``.../locations/{loc}/operationsStatus/{id}``) and ``Location``
+  (``{account}/operationResults/{id}``), no ``Retry-After``; the operation status reads
+  ``{"status": "Enqueued"}`` then ``{"status": "Succeeded"}``, about 31 s in all, and only then does
+  a GET show the change. Recorded: Azure/azure-cli
+  ``src/azure-cli/azure/cli/command_modules/cosmosdb/tests/latest/recordings/test_cosmosdb_network_acl_bypass.yaml``
+  (``cosmosdb update``, api-version 2026-03-15; the create there answers 200 with both headers too).
+  A second write while one runs is refused with 412 ``PreconditionFailed`` "There is another user
+  operation in progress which requires an exclusive lock" (quoted in
+  hashicorp/terraform-provider-azurerm#15842).
+* Cognitive Services (``Microsoft.CognitiveServices/accounts``): long-running. An update answers
+  **202** with the resource *as requested* (``provisioningState: Accepted``) and **both**
+  ``Azure-AsyncOperation`` (``.../locations/{loc}/operationResults/{id}``) and ``Location`` (the same
+  URL with ``operationResultResponseType=Location``), no ``Retry-After``; the operation reads
+  ``{"id", "name", "status": "Updating", "startTime"}`` then ``"Succeeded"`` with ``endTime``.
+  Recorded: Azure/azure-cli ``.../cognitiveservices/tests/latest/recordings/test_cognitiveservices_identity.yaml``
+  (``cognitiveservices account identity assign``, api-version 2025-09-01: Updating, Updating,
+  Succeeded; startTime to endTime 31 s) and Azure/azure-powershell
+  ``src/CognitiveServices/CognitiveServices.Test/SessionRecords/CognitiveServices.Test.ScenarioTests.CognitiveServicesAccountTests/TestRestrictOutboundNetworkAccess.json``
+  (``restrictOutboundNetworkAccess`` and ``allowedFqdnList`` PATCHed: 202, both headers, body
+  ``Accepted`` with the requested values). A PATCH touching neither ``properties`` nor ``identity``
+  (sku and tags only) answers **200** at once, ``Succeeded``, with no operation:
+  ``test_cognitiveservices_crud.yaml`` (``cognitiveservices account update --sku --tags``). A create
+  answers 201 with ``Azure-AsyncOperation`` only (the same recordings).
 * AI Search (``Microsoft.Search/searchServices``): synchronous 200 whose body already reads
   ``"provisioningState": "provisioning"`` and ``"status": "provisioning"`` (Microsoft's
   SearchUpdateService examples); the service settles to ``succeeded`` / ``running`` later.
@@ -36,9 +55,23 @@ from .merge import Path, find_key
 
 class Protocol(enum.Enum):
     SYNC = "sync"
-    ASYNC_OPERATION = "azure-async-operation"  # 200 + Azure-AsyncOperation, poll for {"status"}
-    LOCATION = "location"  # 202 + Location, poll until 200 with the resource
     SETTLING = "settling"  # synchronous 200, provisioningState settles on later reads
+    # Azure-AsyncOperation and Location both given; the operation status is polled for {"status"}
+    LONG_RUNNING = "long-running"
+
+
+class Answer(enum.Enum):
+    """What the body of a long-running update's first answer shows."""
+
+    BEFORE = "before"  # the resource as it was (Cosmos DB)
+    REQUESTED = "requested"  # the resource as the write will leave it (Cognitive Services)
+
+
+class LocationStyle(enum.Enum):
+    """Where a long-running update's ``Location`` header points."""
+
+    UNDER_RESOURCE = "under-resource"  # {resource}/operationResults/{id} (Cosmos DB)
+    STATUS_URL = "status-url"  # the operation's status URL + operationResultResponseType=Location
 
 
 @dataclass(frozen=True)
@@ -57,10 +90,38 @@ class Provider:
     # provider-specific consequences of a write on the merged resource: (merged, request body) -> None
     settle: Callable[[dict[str, Any], Any], None] | None = None
     operations_segment: str = "operationResults"
+    # long-running updates: the first answer's status (update, create) and body, the operation's
+    # status word while it runs, whether its status body is ARM's full one or {"status"} alone,
+    # where Location points, and whether a write naming none of these top-level fields is
+    # synchronous (an empty tuple: every write is long-running)
+    update_status: int = 200
+    create_status: int = 201
+    answer: Answer = Answer.BEFORE
+    running_status: str = "InProgress"
+    full_status_body: bool = True
+    location: LocationStyle = LocationStyle.STATUS_URL
+    long_running_fields: tuple[str, ...] = ()
+    location_on_create: bool = True
 
     @property
     def namespace(self) -> str:
         return self.type.split("/", 1)[0]
+
+    def is_long_running(self, method: str, existed: bool, request_body: Any) -> bool:
+        """Whether this write runs as a long-running operation (else it is answered at once)."""
+        if self.protocol is not Protocol.LONG_RUNNING:
+            return False
+        if not existed or method != "PATCH" or not self.long_running_fields:
+            return True
+        if not isinstance(request_body, dict):
+            return True
+        return any(
+            _non_empty(request_body.get(find_key(request_body, name) or name)) for name in self.long_running_fields
+        )
+
+
+def _non_empty(value: Any) -> bool:
+    return value is not None and value != {}
 
 
 def _search_auth_rules(resource: dict[str, Any], request_body: Any) -> None:
@@ -86,7 +147,7 @@ def _search_auth_rules(resource: dict[str, Any], request_body: Any) -> None:
 
 COSMOS_DB = Provider(
     "Microsoft.DocumentDB/databaseAccounts",
-    Protocol.ASYNC_OPERATION,
+    Protocol.LONG_RUNNING,
     busy_state="Updating",
     creating_state="Creating",
     busy_status=412,
@@ -96,13 +157,27 @@ COSMOS_DB = Provider(
         "Please retry after sometime."
     ),
     operations_segment="operationsStatus",
+    update_status=200,
+    create_status=200,
+    answer=Answer.BEFORE,
+    running_status="Enqueued",
+    full_status_body=False,
+    location=LocationStyle.UNDER_RESOURCE,
 )
 COGNITIVE_SERVICES = Provider(
     "Microsoft.CognitiveServices/accounts",
-    Protocol.LOCATION,
+    Protocol.LONG_RUNNING,
     busy_state="Accepted",
     creating_state="Creating",
     operations_segment="operationResults",
+    update_status=202,
+    create_status=201,
+    answer=Answer.REQUESTED,
+    running_status="Updating",
+    full_status_body=True,
+    location=LocationStyle.STATUS_URL,
+    long_running_fields=("properties", "identity"),
+    location_on_create=False,
 )
 SEARCH = Provider(
     "Microsoft.Search/searchServices",

@@ -16,6 +16,7 @@ import datetime
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +65,8 @@ class RecordedRequest:
 
 
 class RequestLog:
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime.datetime] | None = None) -> None:
+        self._now = now or (lambda: datetime.datetime.now(datetime.UTC))  # the twin's clock
         self._entries: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
@@ -76,7 +78,7 @@ class RequestLog:
             parsed = None
         entry = RecordedRequest(
             seq=0,
-            time=datetime.datetime.now(datetime.UTC).isoformat(),
+            time=self._now().isoformat(),
             method=request.method,
             path=request.path,
             query=dict(request.query),

@@ -28,6 +28,7 @@ from typing import Any
 
 from . import identity, seed, tls
 from .app import TwinApp
+from .clock import TwinClock
 from .config import TwinConfig
 from .delivery import Delivery, Subscriber
 from .messages import Response
@@ -36,6 +37,10 @@ from .server import TwinServer
 from .tokens import Identity, make_token
 
 DEFAULT_API_VERSION = "2024-01-01"
+# How long waits for background work (event delivery) may take before a test gives up. Waits return
+# as soon as the work is done, so this only bounds a failing test; it is generous because a slow,
+# shared CI machine must never fail a test that would pass.
+PATIENCE_SECONDS = 60.0
 
 
 class Twin:
@@ -64,15 +69,23 @@ class Twin:
         subscribers: Iterable[Subscriber] = (),
         port: int = 0,
         ready_file: str | os.PathLike[str] | None = None,
+        clock: TwinClock | None = None,
     ) -> Iterator[Twin]:
         """Run a twin for the duration of a ``with`` block.
 
         ``seed_dir``: a directory of ARM GET bodies (and ``_twin.json``); ``resources``: more bodies;
         ``config``: a ``_twin.json`` document used instead of the seed directory's; ``subscribers``:
-        URLs or callables receiving each ResourceWriteSuccess event.
+        URLs or callables receiving each ResourceWriteSuccess event; ``clock``: the twin's notion of
+        now (default: the real clock; ``TwinClock(frozen_at=...)`` for a test that must not race it).
         """
         twin = cls.launch(
-            seed_dir, resources=resources, config=config, subscribers=subscribers, port=port, ready_file=ready_file
+            seed_dir,
+            resources=resources,
+            config=config,
+            subscribers=subscribers,
+            port=port,
+            ready_file=ready_file,
+            clock=clock,
         )
         try:
             yield twin
@@ -89,6 +102,7 @@ class Twin:
         subscribers: Iterable[Subscriber] = (),
         port: int = 0,
         ready_file: str | os.PathLike[str] | None = None,
+        clock: TwinClock | None = None,
     ) -> Twin:
         """Start a twin and return it; the caller must :meth:`stop` it."""
         seeded = seed.load(seed_dir) if seed_dir is not None else seed.Seed()
@@ -97,7 +111,7 @@ class Twin:
         app: TwinApp | None = None
         try:
             material = tls.create(workdir)
-            app = TwinApp(twin_config, [*seeded.resources, *resources], ca_path=str(material.ca_path))
+            app = TwinApp(twin_config, [*seeded.resources, *resources], ca_path=str(material.ca_path), clock=clock)
             server = TwinServer(("127.0.0.1", port), app, material.server_context)
         except BaseException:
             if app is not None:
@@ -115,6 +129,7 @@ class Twin:
         return twin
 
     def stop(self) -> None:
+        self._app.stopping.set()  # ends requests held by latency faults
         self._server.shutdown()
         self._server.server_close()
         self._server.close_connections()
@@ -154,6 +169,11 @@ class Twin:
     @property
     def app(self) -> TwinApp:
         return self._app
+
+    @property
+    def clock(self) -> TwinClock:
+        """The twin's notion of now: ``twin.clock.advance(60)``, ``twin.clock.set(moment)``, ``.freeze()``."""
+        return self._app.clock
 
     def info(self) -> dict[str, Any]:
         """The ready-file fields."""
@@ -202,13 +222,18 @@ class Twin:
         cosmos_polls: int | None = None,
         cognitive_polls: int | None = None,
         search_settle_reads: int | None = None,
+        cosmos_settle_seconds: float | None = None,
+        cognitive_settle_seconds: float | None = None,
         retry_after: int | None = None,
     ) -> None:
-        """How many polls / reads long-running and settling writes take (see ``_twin.json`` ``lro``)."""
+        """How many polls / reads and how many seconds of the twin's clock long-running and settling
+        writes take (see ``_twin.json`` ``lro``); ``None`` leaves a setting as it is."""
         changes = {
             "cosmosPolls": cosmos_polls,
             "cognitivePolls": cognitive_polls,
             "searchSettleReads": search_settle_reads,
+            "cosmosSettleSeconds": cosmos_settle_seconds,
+            "cognitiveSettleSeconds": cognitive_settle_seconds,
             "retryAfter": retry_after,
         }
         with self._app.lock:
@@ -235,7 +260,7 @@ class Twin:
     def clear_events(self) -> None:
         self._app.clear_events()
 
-    def wait_for_events(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_events(self, count: int, timeout: float = PATIENCE_SECONDS) -> list[dict[str, Any]]:
         """Wait until at least ``count`` events were emitted and all were delivered; returns them all."""
         deadline = time.monotonic() + timeout
         while len(self._app.event_list()) < count:
@@ -245,7 +270,7 @@ class Twin:
         self.wait_idle(max(deadline - time.monotonic(), 0.1))
         return self.events()
 
-    def wait_idle(self, timeout: float = 5.0) -> None:
+    def wait_idle(self, timeout: float = PATIENCE_SECONDS) -> None:
         """Wait until every emitted event has been offered to every subscriber."""
         if not self._app.dispatcher.wait_idle(timeout):
             raise TimeoutError("event delivery did not finish in time")
@@ -309,11 +334,13 @@ class Twin:
         token: str | None = None,
         api_version: str | None = DEFAULT_API_VERSION,
         headers: Mapping[str, str] | None = None,
+        timeout: float = PATIENCE_SECONDS,
     ) -> Response:
         """One HTTPS request to the twin, as someone (``claims``) or with a given ``token``.
 
         ``body`` may be bytes (sent as is) or any JSON value. ``api_version`` is added unless
         ``None`` or already in ``path``. Without ``claims`` or ``token`` the twin's own identity calls.
+        ``timeout``: seconds to wait for each socket operation (``TimeoutError`` past it).
         """
         if api_version is not None and "api-version=" not in path:
             path += ("&" if "?" in path else "?") + f"api-version={api_version}"
@@ -322,7 +349,9 @@ class Twin:
         if body is not None:
             payload = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
             sent.setdefault("Content-Type", "application/json")
-        connection = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._tls.client_context(), timeout=30)
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", self.port, context=self._tls.client_context(), timeout=timeout
+        )
         try:
             connection.request(method.upper(), path, body=payload, headers=sent)
             answer = connection.getresponse()

@@ -4,17 +4,21 @@ Rows are Microsoft's own sample log records (``tests/log_rows.py``) in the publi
 each table. Each signature is seeded with rows that must be found (the resource's refusals inside
 the lookback), split by who sent them (the workspace's key or identity, or anyone), and rows that
 must not (other resources, older rows, successes), and the returned denials are asserted exactly.
+
+The twin's clock stands still at ``NOW`` (``emulator.TwinClock``): "4 minutes ago" is 4 minutes
+before the twin's now for the whole module, however slowly the suite runs, and a test that needs
+time to pass advances that clock.
 """
 
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from emulator import TwinClock
 from emulator.twin import Twin
 from remediators.arm import credential
 from remediators.classify import classify
@@ -46,7 +50,7 @@ STORM_ID = COSMOS_ID.replace("/ddb1", "/storm-ddb")
 # The workspace's system-assigned identity, and a principal that is someone else's.
 WORKSPACE_PRINCIPAL = "8d2a4f6e-3b1c-4e5d-9f7a-0c1b2d3e4f5a"
 STRANGER = "fde5ba15-4355-4223-b811-cccccccccccc"  # the object id in Microsoft's storage log sample
-NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+NOW = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)  # the twin's clock, frozen
 
 
 def at(minutes_ago: float) -> str:
@@ -114,7 +118,7 @@ STORM_ROWS = [
 
 @pytest.fixture(scope="module")
 def twin() -> Iterator[Twin]:
-    with Twin.start() as running, pytest.MonkeyPatch.context() as patch:
+    with Twin.start(clock=TwinClock(frozen_at=NOW)) as running, pytest.MonkeyPatch.context() as patch:
         for name, value in running.environment().items():
             patch.setenv(name, value)  # the real ManagedIdentityCredential asks the twin for tokens
         running.add_log_rows("CDBDataPlaneRequests", COSMOS_ROWS + STORM_ROWS)
@@ -128,6 +132,14 @@ def evidence(twin: Twin) -> Iterator[LogEvidence]:
     twin.clear_faults()
     yield LogEvidence(WORKSPACE, credential(None), endpoint=f"{twin.arm}/v1", connection_verify=twin.ca_path)
     twin.clear_faults()
+
+
+@pytest.fixture
+def thirty_seconds_later(twin: Twin) -> Iterator[None]:
+    """The twin's clock 30 s past NOW for one test, then back (the module shares one twin)."""
+    twin.clock.set(NOW + datetime.timedelta(seconds=30))
+    yield
+    twin.clock.set(NOW)
 
 
 def test_cosmos_refusals_say_whether_the_workspace_sent_them(evidence: LogEvidence) -> None:
@@ -240,16 +252,33 @@ def test_storage_refusals_of_the_account_and_its_blob_service(evidence: LogEvide
     ]
 
 
-def test_the_lookback_bounds_the_rows(twin: Twin) -> None:
+def test_the_lookback_bounds_the_rows(twin: Twin, thirty_seconds_later: None) -> None:
     recent = LogEvidence(
         WORKSPACE, credential(None), endpoint=f"{twin.arm}/v1", connection_verify=twin.ca_path, lookback_minutes=4
     )
+    # 30 s after NOW, the window of 4 minutes holds the rows of 1, 2 and 3 minutes before NOW, not 4.
     assert [(d.status, d.workspace_traffic, d.count) for d in recent.denials(COSMOS_ID, COSMOS_TYPE)] == [
         (403, True, 2),
         (401, True, 1),
-        (403, False, 2),  # the anonymous row of 4 minutes ago is older than the window by now
+        (403, False, 2),  # the anonymous row of 4 minutes before NOW is now 4.5 minutes old
     ]
     assert recent.denials(STORAGE_ID, STORAGE_TYPE)[0].count == 1
+
+
+def test_the_window_counts_back_from_the_twins_now(twin: Twin) -> None:
+    recent = LogEvidence(
+        WORKSPACE, credential(None), endpoint=f"{twin.arm}/v1", connection_verify=twin.ca_path, lookback_minutes=4
+    )
+    # At NOW itself the row of exactly 4 minutes ago is on the window's edge, and ago() includes it.
+    assert [(d.workspace_traffic, d.count) for d in recent.denials(COSMOS_ID, COSMOS_TYPE) if d.status == 403] == [
+        (True, 2),
+        (False, 3),
+    ]
+    twin.clock.set(NOW + datetime.timedelta(minutes=30))
+    try:
+        assert recent.denials(COSMOS_ID, COSMOS_TYPE) == []  # half an hour on, all of it has aged out
+    finally:
+        twin.clock.set(NOW)
 
 
 def test_a_storm_of_ten_thousand_rows_becomes_two_lines(evidence: LogEvidence) -> None:
@@ -332,10 +361,11 @@ def test_an_id_with_control_characters_is_refused_without_a_query(twin: Twin, ev
 def test_a_failed_query_returns_nothing_and_says_why(
     twin: Twin, evidence: LogEvidence, fault: dict[str, Any], named: str
 ) -> None:
-    twin.add_fault({**fault, "resourceId": f"/v1/workspaces/{WORKSPACE}/query"})
-    started = time.monotonic()
+    query_path = f"/v1/workspaces/{WORKSPACE}/query"
+    twin.add_fault({**fault, "resourceId": query_path})
+    twin.clear_requests()
     assert evidence.denials(COSMOS_ID, COSMOS_TYPE) == []
-    assert time.monotonic() - started < 5
+    assert len(twin.requests("POST", query_path)) == 1  # asked once: not retried, not waited out
     assert evidence.last_error is not None
     assert evidence.last_error.startswith("CDBDataPlaneRequests query failed: HttpResponseError") and named in (
         evidence.last_error

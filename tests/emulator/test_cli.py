@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emulator import make_token
 from emulator.tokens import read_claims
+from emulator.twin import PATIENCE_SECONDS
 
 from .seeds import STORAGE
 
@@ -36,7 +37,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, object]:
+def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = PATIENCE_SECONDS) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert process.poll() is None, process.stderr.read() if process.stderr else "the twin exited"
@@ -49,7 +50,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 15.0)
 def _request(ready: dict[str, object], method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
     arm = str(ready["arm"])
     context = ssl.create_default_context(cafile=str(ready["ca"]))
-    connection = http.client.HTTPSConnection(arm.removeprefix("https://"), context=context, timeout=10)
+    connection = http.client.HTTPSConnection(arm.removeprefix("https://"), context=context, timeout=PATIENCE_SECONDS)
     headers = {"Authorization": f"Bearer {make_token({'upn': 'cli@contoso.com'})}", "Content-Type": "application/json"}
     try:
         connection.request(method, path, body=body, headers=headers)
@@ -79,14 +80,14 @@ def test_serve_writes_the_ready_file_serves_the_seed_and_stops_on_sigterm(seed_d
         assert status == 200 and json.loads(body)["id"] == STORAGE
         status, _ = _request(ready, "PATCH", f"{STORAGE}?api-version=2024-01-01", b'{"tags":{"by":"cli"}}')
         assert status == 200
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + PATIENCE_SECONDS
         while not json.loads(_request(ready, "GET", "/_twin/sinks/cli")[1]) and time.monotonic() < deadline:
             time.sleep(0.02)
         (delivered,) = json.loads(_request(ready, "GET", "/_twin/sinks/cli")[1])
         assert delivered["json"][0]["subject"] == STORAGE
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=PATIENCE_SECONDS) == 0
     assert not ready_file.exists()
     assert not Path(str(ready["ca"])).exists()
 
@@ -94,7 +95,7 @@ def test_serve_writes_the_ready_file_serves_the_seed_and_stops_on_sigterm(seed_d
 def test_serve_refuses_a_seed_that_is_not_resources(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"name": "no id"}', encoding="utf-8")
     process = _run("serve", "--seed", str(tmp_path))
-    _, stderr = process.communicate(timeout=15)
+    _, stderr = process.communicate(timeout=PATIENCE_SECONDS)
     assert process.returncode == 2
     assert stderr.startswith("error: ") and "broken.json" in stderr and len(stderr.strip().splitlines()) == 1
 
@@ -117,5 +118,5 @@ def test_serve_refuses_a_port_in_use_with_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         process = _run("serve", "--port", str(taken.getsockname()[1]))
-        _, stderr = process.communicate(timeout=15)
+        _, stderr = process.communicate(timeout=PATIENCE_SECONDS)
     assert process.returncode == 2 and stderr.startswith("error: ")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -85,15 +84,20 @@ def test_a_write_while_a_long_running_one_runs_is_refused_by_the_provider(twin: 
     assert twin.call("PATCH", COSMOS, {"properties": {"disableLocalAuth": True}}).status == 200
 
 
-def test_latency_delays_matching_requests_only(twin: Twin) -> None:
+def test_latency_holds_matching_requests_only_and_leaves_the_answer_alone(twin: Twin) -> None:
     twin.add_fault({"kind": "latency", "ms": 150, "resourceId": SEARCH, "method": "GET"})
-    started = time.monotonic()
-    assert twin.call("GET", SEARCH).status == 200
-    slow = time.monotonic() - started
-    started = time.monotonic()
-    twin.call("GET", STORAGE)
-    fast = time.monotonic() - started
-    assert slow >= 0.15 > fast
+    assert twin.call("GET", SEARCH).json()["name"] == "search-ws"
+    assert twin.call("GET", STORAGE).status == 200
+    assert twin.call("PATCH", SEARCH, {"tags": {}}).status == 200
+    assert [fault["fired"] for fault in twin.faults()] == [1]  # the matching GET only
+
+
+def test_a_hang_outlasts_the_callers_timeout_and_stays_unanswered_in_the_log(twin: Twin) -> None:
+    twin.add_fault({"kind": "latency", "ms": 600_000, "resourceId": SEARCH, "method": "GET"})
+    with pytest.raises(TimeoutError):
+        twin.call("GET", SEARCH, timeout=0.5)
+    [held] = twin.requests("GET", SEARCH)
+    assert held.status is None  # received, never answered (stopping the twin ends the hold)
 
 
 def test_modify_policy_makes_a_patch_succeed_without_changing_anything(twin: Twin) -> None:

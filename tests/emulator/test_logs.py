@@ -7,6 +7,7 @@ naming such a column are refused before they are stored.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from emulator import Twin
+from emulator import Twin, TwinClock
 from emulator.logs import SCHEMA_DIR, SCHEMAS
 
 from .seeds import COSMOS, SEARCH, STORAGE
 
 WORKSPACE = "/v1/workspaces/5f0b3c2a-1111-4a4a-9b9b-000000000001/query"
+# The twin's clock stands still here: "5 minutes ago" stays 5 minutes ago however slowly the suite runs.
+NOW = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)
 ROWS = {
     "CDBDataPlaneRequests": [
         {
@@ -65,7 +68,7 @@ ROWS = {
 @pytest.fixture
 def twin(seed_dir: Path) -> Iterator[Twin]:
     (seed_dir / "_twin.json").write_text(json.dumps({"logs": ROWS}), encoding="utf-8")
-    with Twin.start(seed_dir) as running:
+    with Twin.start(seed_dir, clock=TwinClock(frozen_at=NOW)) as running:
         yield running
 
 
@@ -142,6 +145,21 @@ def test_ago_compares_time_generated_with_now_minus_a_timespan(twin: Twin) -> No
     assert [r["StatusCode"] for r in _records(result)] == [401]
     _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated >= ago(7m) and TimeGenerated >= ago(240s)")
     assert result["tables"][0]["rows"] == []
+
+
+def test_relative_times_are_fixed_on_the_twins_clock_and_age_only_as_it_moves(twin: Twin) -> None:
+    _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated >= ago(6m)")
+    assert [r["TimeGenerated"] for r in _records(result)] == ["2026-03-02T09:25:00.000000Z"]  # ago(5m), as loaded
+    twin.clock.advance(120)
+    _, result = _query(twin, "CDBDataPlaneRequests | where TimeGenerated >= ago(6m)")
+    assert result["tables"][0]["rows"] == []  # now 7 minutes old
+    _, result = _query(twin, "CDBDataPlaneRequests", timespan="PT6M")
+    assert result["tables"][0]["rows"] == []  # the timespan ends at the twin's now too
+    _, result = _query(twin, "CDBDataPlaneRequests", timespan="PT8M")
+    assert len(result["tables"][0]["rows"]) == 1
+    twin.add_log_rows("CDBDataPlaneRequests", [{"TimeGenerated": "ago(1m)", "StatusCode": 403}])
+    _, result = _query(twin, "CDBDataPlaneRequests | where StatusCode == 403")
+    assert [r["TimeGenerated"] for r in _records(result)] == ["2026-03-02T09:31:00.000000Z"]  # loaded at 09:32
 
 
 def test_tostring_compares_a_columns_text_whatever_its_type(twin: Twin) -> None:
