@@ -15,10 +15,11 @@ arbitrates (409 on a duplicate insert, 412 on a stale ETag):
 
 Listing newest first, by status or not, reads an **index** table instead of scanning the records:
 a row per record in partition ``all`` and one in ``status-<status>``, each keyed by the inverted
-creation time, so a page is one ordered query of ``top`` rows and a point read per row, whatever
-the table's size. The record is the truth: index rows are written before it changes and the old
-status's row deleted after, so a crash leaves at worst a row that readers skip (its record is
-missing or in another status), never a record that no listing shows.
+creation time and holding a copy of the record, so a page is one ordered query of ``top`` rows,
+whatever the table's size. The record is the truth and is written first; its index rows follow.
+A copy can only be stale while its record is *open* (proposed, approved, applying, applied:
+terminal records never change again), so a page re-reads the open ones and repairs their rows;
+a crash between the two writes leaves at worst a row that a reader repairs or skips.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.QUARANTINED: frozenset(),
     Status.SUPPRESSED: frozenset(),
 }
+
+
+# Statuses a record can still leave; every other status is terminal (no successor in TRANSITIONS).
+OPEN = frozenset(status for status, successors in TRANSITIONS.items() if successors)
 
 
 class IllegalTransition(ValueError):
@@ -348,11 +353,17 @@ class Ledger:
             continuation_token=continuation_token,
             error=error,
         )
-        # Index rows first: should the record's insert fail, they point at nothing and are skipped.
-        self._index.upsert_entity(_index_row(_ALL, remediation))
-        self._index.upsert_entity(_index_row(_status_partition(status), remediation))
         metadata = self._remediations.create_entity(_entity(remediation))
+        self._file(remediation)
         return replace(remediation, etag=metadata.get("etag"))
+
+    def _file(self, remediation: Remediation, *, previous: Status | None = None) -> None:
+        """Index rows for ``remediation`` as it now is (under ``all`` and its status), and none under
+        ``previous``. Written after the record, so a row never shows what was not recorded."""
+        self._index.upsert_entity(_index_row(_ALL, remediation))
+        self._index.upsert_entity(_index_row(_status_partition(remediation.status), remediation))
+        if previous is not None and previous is not remediation.status:
+            self._forget_index_row(_status_partition(previous), remediation)
 
     def get(self, remediation_id: str) -> Remediation | None:
         """The remediation with this id; ``None`` for an unknown or malformed id."""
@@ -375,27 +386,39 @@ class Ledger:
         return sorted((_record(row) for row in rows), key=lambda r: r.created_at, reverse=True)
 
     def page(self, *, status: Status | None = None, top: int = 50, continuation: str | None = None) -> Page:
-        """One page of remediations, newest first, of one status or all: an ordered query of the
-        index and a point read per row, so its cost does not grow with the table."""
+        """One page of remediations, newest first, of one status or all: one ordered query of the
+        index (and a point read per *open* record, whose copy may be stale), so its cost does not
+        grow with the table."""
         if not 1 <= top <= 1000:
             raise ValueError("top must be between 1 and 1000")
         partition = _ALL if status is None else _status_partition(status)
         after = _continuation_row(continuation, partition) if continuation else ""
         rows = self._index.query_entities(
-            "PartitionKey eq @p and RowKey gt @after",
-            parameters={"p": partition, "after": after},
-            results_per_page=top,
-            select=["RowKey", "Id"],
+            "PartitionKey eq @p and RowKey gt @after", parameters={"p": partition, "after": after}, results_per_page=top
         )
-        keys: builtins.list[tuple[str, str]] = []
+        copies: builtins.list[tuple[str, Remediation]] = []
         for row in rows:
-            keys.append((row["RowKey"], row["Id"]))
-            if len(keys) == top:
+            copies.append((row["RowKey"], _copy(row)))
+            if len(copies) == top:
                 break
-        records = self._read_many([remediation_id for _, remediation_id in keys])
+        records = [self._current(copy) for _, copy in copies]
         wanted = [r for r in records if r is not None and (status is None or r.status is status)]
-        last = keys[-1][0] if len(keys) == top else None
+        last = copies[-1][0] if len(copies) == top else None
         return Page(tuple(wanted), _continuation(partition, last) if last else None)
+
+    def _current(self, copy: Remediation) -> Remediation | None:
+        """The record an index row's copy stands for: the copy itself once terminal (a terminal
+        record never changes), else the record re-read, its rows repaired if they fell behind."""
+        if copy.status not in OPEN:
+            return copy
+        record = self.get(copy.id)
+        if record is None:  # written before its record, by an older version: nothing to show
+            self._forget_index_row(_ALL, copy)
+            self._forget_index_row(_status_partition(copy.status), copy)
+            return None
+        if record.status is not copy.status or record.updated_at != copy.updated_at:
+            self._file(record, previous=copy.status)  # a crash fell between the record and its rows
+        return record
 
     def every(self, status: Status, *, page_size: int = 200) -> Iterator[Remediation]:
         """Every remediation in ``status``, newest first, page by page (what the sweep settles)."""
@@ -426,15 +449,6 @@ class Ledger:
             continuation = page.continuation
         return found[:limit]
 
-    def _read_many(self, remediation_ids: Sequence[str]) -> Sequence[Remediation | None]:
-        # Point reads in parallel: a page of 50 costs about one round trip's latency, not 50.
-        if len(remediation_ids) <= 1:
-            return [self.get(i) for i in remediation_ids]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(16, len(remediation_ids))) as pool:
-            return list(pool.map(self.get, remediation_ids))
-
     def move(
         self,
         remediation: Remediation,
@@ -459,8 +473,6 @@ class Ledger:
             history=(*remediation.history, {"status": str(status), "at": now, "by": by, "note": note}),
             **changes,
         )
-        if status is not remediation.status:  # the new status's row first: the record is never unlisted
-            self._index.upsert_entity(_index_row(_status_partition(status), moved))
         try:
             metadata = self._remediations.update_entity(
                 _entity(moved),
@@ -472,9 +484,38 @@ class Ledger:
             if error.status_code == 412:
                 raise Conflict(f"remediation {remediation.id} changed since it was read") from error
             raise
-        if status is not remediation.status:
-            self._forget_index_row(_status_partition(remediation.status), remediation)
-        return replace(moved, etag=metadata.get("etag"))
+        moved = replace(moved, etag=metadata.get("etag"))
+        self._file(moved, previous=remediation.status)
+        return moved
+
+    def update(self, remediation: Remediation, *, by: str, note: str = "", **changes: Any) -> Remediation:
+        """Change a record's fields without changing its status (a long-running fix's new
+        continuation token); ETag-guarded like :meth:`move`."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError
+        from azure.data.tables import UpdateMode
+
+        now = self.now()
+        updated = replace(remediation, updated_at=now, **changes)
+        if note:
+            updated = replace(
+                updated,
+                history=(*remediation.history, {"status": str(remediation.status), "at": now, "by": by, "note": note}),
+            )
+        try:
+            metadata = self._remediations.update_entity(
+                _entity(updated),
+                mode=UpdateMode.REPLACE,
+                etag=remediation.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except HttpResponseError as error:
+            if error.status_code == 412:
+                raise Conflict(f"remediation {remediation.id} changed since it was read") from error
+            raise
+        updated = replace(updated, etag=metadata.get("etag"))
+        self._file(updated)
+        return updated
 
     def _forget_index_row(self, partition: str, remediation: Remediation) -> None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -523,7 +564,13 @@ def _index_key(remediation: Remediation) -> str:
 
 
 def _index_row(partition: str, remediation: Remediation) -> dict[str, Any]:
-    return {"PartitionKey": partition, "RowKey": _index_key(remediation), "Id": remediation.id}
+    """An index row: the record's own columns, a copy as of now, keyed for newest-first order."""
+    return {**_entity(remediation), "PartitionKey": partition, "RowKey": _index_key(remediation), "Id": remediation.id}
+
+
+def _copy(row: Any) -> Remediation:
+    """The record an index row holds a copy of; without an ETag (only the record's own may guard a write)."""
+    return replace(_record({**row, "RowKey": row["Id"]}), etag=None)
 
 
 def _continuation(partition: str, row_key: str) -> str:
@@ -583,5 +630,5 @@ def _record(row: Any) -> Remediation:
         approver_role=row.get("ApproverRole") or None,
         error=json.loads(row["Error"]),
         continuation_token=row.get("ContinuationToken") or None,
-        etag=row.metadata.get("etag"),
+        etag=getattr(row, "metadata", {}).get("etag"),
     )

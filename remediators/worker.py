@@ -280,13 +280,7 @@ class Worker:
         outcome = self.pipeline.check_pending(record.resource_id, record.continuation_token or "")
         if outcome.state is State.PENDING:
             if outcome.continuation_token and outcome.continuation_token != record.continuation_token:
-                record = self.ledger.move(
-                    record,
-                    Status.APPLIED,
-                    by=WORKER,
-                    note="still running",
-                    continuation_token=outcome.continuation_token,
-                )
+                record = self.ledger.update(record, by=WORKER, continuation_token=outcome.continuation_token)
             return Processed(Disposition.DONE, outcome, record)
         if _transient(outcome):
             return Processed(Disposition.RETRY, outcome, record, retry_after=_retry_after(outcome))
