@@ -31,6 +31,7 @@ bench: $(INSTALLED) $(NODE_INSTALLED) $(C7N_INSTALLED)
 	$(BIN)/python bench/bench_classify.py
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_function_app.py --c7n $(C7N_VENV)/bin/python
+	$(BIN)/python bench/bench_settle.py
 	$(BIN)/python bench/bench_ledger.py
 
 # Cloud Custodian's Azure provider, the cold-start peer, in a virtualenv of its own.
