@@ -19,21 +19,25 @@ short and an event touches only what it needs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from remediators import arm_json
 from remediators.classify import NotAResource, classify
+from remediators.limits import MAX_BODY_BYTES, MAX_REMEDIATION_ID_CHARS, MAX_RESOURCE_ID_CHARS
 from remediators.logcontext import install, log_context
 from remediators.principal import APPROVE, READ, AccessDenied, Principal, authorize, require
 from remediators.settings import InvalidSettings, load_scope_rules
 
 if TYPE_CHECKING:
     from remediators.service import Service
+    from remediators.storage import StorageUnavailable
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 log = install()  # every foundry_guard line carries correlation, event, resource and remediation ids
@@ -53,6 +57,45 @@ def service() -> Service:
         return _service
 
 
+def _answers_unavailable_storage(
+    handler: Callable[[func.HttpRequest], func.HttpResponse],
+) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """An HTTP function whose storage (the ledger, the work queue) cannot be reached answers 503
+    with ``Retry-After`` and a problem body, which callers retry (an action group retries a 503),
+    never a 500 with a traceback."""
+
+    @functools.wraps(handler)
+    def answering(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except Exception as error:
+            unavailable = _unavailable(error)
+            if unavailable is None:
+                raise
+            log.error("request not served, storage unavailable: %s", unavailable)
+            retry_after = unavailable.retry_after_seconds
+            response = _problem(503, f"storage is unavailable; try again in {retry_after} s: {unavailable}")
+            response.headers["Retry-After"] = str(retry_after)  # RFC 9110 section 10.2.3
+            return response
+
+    return answering
+
+
+def _unavailable(error: Exception) -> StorageUnavailable | None:
+    """``error`` as :class:`~remediators.storage.StorageUnavailable` when storage raised it (every
+    Azure SDK error reaching a trigger comes from Table or Queue storage: ARM's are ArmErrors)."""
+    from azure.core.exceptions import AzureError
+
+    from remediators.storage import StorageUnavailable
+
+    if isinstance(error, StorageUnavailable):
+        return error
+    if isinstance(error, AzureError):
+        first_line = (str(error).splitlines() or [""])[0]
+        return StorageUnavailable(f"{type(error).__name__}: {first_line}")
+    return None
+
+
 # -- events -----------------------------------------------------------------------------------------
 
 
@@ -69,8 +112,18 @@ def on_resource_event(event: func.EventGridEvent) -> None:
         "metadataVersion": "1",
         "data": event.get_json(),
     }
-    with log_context(event_id=event.id, resource_id=event.subject):
-        accepted = service().accept(document)  # a configuration error raises: Event Grid retries meanwhile
+    with log_context(event_id=event.id, resource_id=event.subject[:MAX_RESOURCE_ID_CHARS]):
+        try:  # the same caps as an HTTP body; retrying such an event cannot help, so it is refused
+            arm_json.check_size(document["data"], MAX_BODY_BYTES)
+        except ValueError as error:
+            log.error("event %s refused: its data is %s", event.id, error)
+            return
+        try:
+            accepted = service().accept(document)  # a configuration error raises: Event Grid retries meanwhile
+        except Exception as error:
+            if _unavailable(error) is not None:  # raised on: Event Grid delivers the event again later
+                log.error("event %s not queued, Event Grid will deliver it again: %s", event.id, error)
+            raise
         for line in accepted.rejected:
             log.error("event %s refused: %s", event.id, line)
         log.info("event %s: %s", event.id, json.dumps(accepted.to_json()))
@@ -80,9 +133,18 @@ def on_resource_event(event: func.EventGridEvent) -> None:
 @app.queue_trigger(arg_name="message", queue_name="%GUARD_WORK_QUEUE%", connection="AzureWebJobsStorage")
 def remediate_from_queue(message: func.QueueMessage) -> None:
     from remediators.signals import InvalidMessage
+    from remediators.work_queue import ClaimGone
 
     try:
-        document = json.loads(message.get_body())
+        opened = service().work.open(message.get_body())  # the caps; a claim check's body
+    except ClaimGone as error:  # a redelivery of a message whose work was done
+        log.info("queue message %s: %s", message.id, error)
+        return
+    except ValueError as error:  # not usable JSON, too large or too deep: retrying cannot help
+        log.error("queue message %s refused: %s", message.id, error)
+        return
+    try:
+        document = opened.document
         resource_id = document.get("resourceId") if isinstance(document, dict) else None
         with log_context(
             event_id=document.get("eventId") if isinstance(document, dict) else None, resource_id=resource_id
@@ -90,7 +152,9 @@ def remediate_from_queue(message: func.QueueMessage) -> None:
             processed = service().handle_message(document)
     except (InvalidMessage, ValueError) as error:  # not ours: retrying cannot help
         log.error("queue message %s refused: %s", message.id, error)
+        service().work.forget(opened)
         return
+    service().work.forget(opened)
     outcome = processed.outcome
     log.info(
         "remediation %s: %s",
@@ -113,6 +177,7 @@ def sweep_timer(timer: func.TimerRequest) -> None:
 
 @app.function_name("alerts")
 @app.route(route="alerts", methods=["POST"])
+@_answers_unavailable_storage
 def alerts_http(req: func.HttpRequest) -> func.HttpResponse:
     document, problem = _json_body(req)
     if problem is not None:
@@ -149,6 +214,7 @@ def classify_http(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("remediate")
 @app.route(route="remediate", methods=["POST"])
+@_answers_unavailable_storage
 def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
     """``{"resourceId": ..., "action": "plan" | "apply"}``: plan reads and proposes; apply runs the worker."""
     from remediators.resource_ids import InvalidResourceId, parse_resource_id
@@ -164,6 +230,8 @@ def remediate_http(req: func.HttpRequest) -> func.HttpResponse:
         return problem
     if not isinstance(document, dict) or not isinstance(document.get("resourceId"), str):
         return _problem(400, 'expected {"resourceId": "<ARM id>", "action": "plan" | "apply"}')
+    if len(document["resourceId"]) > MAX_RESOURCE_ID_CHARS:
+        return _problem(400, f"resourceId is longer than any ARM id (at most {MAX_RESOURCE_ID_CHARS} characters)")
     action = document.get("action", "plan")
     if action not in ("plan", "apply"):
         return _problem(400, f"action must be plan or apply, not {action!r}")
@@ -240,6 +308,7 @@ def _remediate_workspace(wired: Service, workspace_id: str, action: str, caller:
 
 @app.function_name("remediations")
 @app.route(route="remediations", methods=["GET"])
+@_answers_unavailable_storage
 def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
     """A page of the ledger, newest first: ``?status=&top=&continuationToken=``, or ``?resourceId=``
     for one resource's whole history. The answer's ``continuationToken`` asks for the next page."""
@@ -275,18 +344,21 @@ def remediations_http(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.function_name("approve")
 @app.route(route="remediations/{remediation_id}/approve", methods=["POST"])
+@_answers_unavailable_storage
 def approve_http(req: func.HttpRequest) -> func.HttpResponse:
     return _decide(req, approve=True)
 
 
 @app.function_name("reject")
 @app.route(route="remediations/{remediation_id}/reject", methods=["POST"])
+@_answers_unavailable_storage
 def reject_http(req: func.HttpRequest) -> func.HttpResponse:
     return _decide(req, approve=False)
 
 
 @app.function_name("health")
 @app.route(route="health", methods=["GET"])
+@_answers_unavailable_storage
 def health_http(req: func.HttpRequest) -> func.HttpResponse:
     wired = _wired()
     if isinstance(wired, func.HttpResponse):
@@ -307,6 +379,8 @@ def _decide(req: func.HttpRequest, *, approve: bool) -> func.HttpResponse:
     if isinstance(wired, func.HttpResponse):
         return wired
     remediation_id = req.route_params.get("remediation_id", "")
+    if not _could_be_remediation_id(remediation_id):  # answered without a lookup
+        return _problem(404, f"no remediation {_shortened(remediation_id)}")
     decide = wired.approve if approve else wired.worker.reject
     try:
         done = decide(remediation_id, approver)
@@ -347,10 +421,26 @@ def _denied(error: AccessDenied) -> func.HttpResponse:
 
 
 def _json_body(req: func.HttpRequest) -> tuple[Any, func.HttpResponse | None]:
+    """The request's JSON, or a problem: 413 over :data:`~remediators.limits.MAX_BODY_BYTES` (not
+    parsed), 400 nested deeper than :data:`~remediators.limits.MAX_JSON_DEPTH` or not JSON."""
     try:
-        return arm_json.loads(req.get_body()), None
-    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return arm_json.loads(req.get_body(), max_bytes=MAX_BODY_BYTES), None
+    except arm_json.TooLarge as error:
+        return None, _problem(413, f"request body too large: {error}")
+    except arm_json.TooDeep as error:
+        return None, _problem(400, f"request body is not usable JSON: {error}")
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None, _problem(400, f"request body is not JSON: {error}")
+
+
+def _could_be_remediation_id(text: str) -> bool:
+    """Whether ``text`` could be a ledger id: short, of the characters a Table key may hold here."""
+    allowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+    return 0 < len(text) <= MAX_REMEDIATION_ID_CHARS and all(c in allowed for c in text)
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _problem(status: int, detail: str) -> func.HttpResponse:
@@ -366,6 +456,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Content",
     500: "Server Error",
     502: "Bad Gateway",

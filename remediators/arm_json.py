@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .limits import MAX_JSON_DEPTH
+from .limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 
 class _Missing:
@@ -158,6 +158,15 @@ def check_depth(document: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
             children = node.values() if isinstance(node, Mapping) else node
             below.extend([child for child in children if isinstance(child, Mapping | list)])
         level = below
+
+
+def check_size(document: Any, max_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`TooDeep` or :class:`TooLarge` for a decoded document over the caps: for input a
+    trigger hands over already decoded (Event Grid event data)."""
+    check_depth(document, max_depth)
+    size = len(json.dumps(document, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise TooLarge(f"{size} bytes is more than the {max_bytes} bytes accepted")
 
 
 def _refuse_constant(name: str) -> Any:

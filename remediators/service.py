@@ -2,12 +2,12 @@
 
 The trigger path (:meth:`Service.accept`) is kept short, because Event Grid waits only 30 s for
 an answer and redelivers otherwise: parse, drop what the id puts out of scope, drop a delivery
-already seen, queue the rest. The work (the worker) runs from the queue trigger.
+already seen, queue the rest, and only then mark it seen (so a delivery whose message could not
+be queued is queued by its redelivery). The work (the worker) runs from the queue trigger.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 from .arm import Arm, credential
 from .baselines import NO_BASELINES, BaselineSource, TableBaselines
 from .ledger import Ledger, Remediation, Status, utc_now
+from .limits import MAX_RESOURCES_PER_ALERT
 from .pipeline import Evidence, Pipeline
 from .settings import arm_options, identity_client_id, load_scope_rules, service_options
 from .signals import Signal, parse_signals, signal_to_json
+from .storage import StorageUnavailable, clients
+from .work_queue import WorkQueue
 from .worker import Notify, Processed, Worker
 
 if TYPE_CHECKING:
@@ -71,9 +74,16 @@ class Swept:
     baselines: list[str] = field(default_factory=list)  # AI accounts whose allowlist was recorded
     settled: list[str] = field(default_factory=list)  # long-running fixes checked and now final: "id: status"
     errors: list[str] = field(default_factory=list)
+    seen_expired: int = 0  # seen-event marks deleted (older than Event Grid redelivers)
 
     def to_json(self) -> dict[str, Any]:
-        return {"queued": self.queued, "baselines": self.baselines, "settled": self.settled, "errors": self.errors}
+        return {
+            "queued": self.queued,
+            "baselines": self.baselines,
+            "settled": self.settled,
+            "errors": self.errors,
+            "seenExpired": self.seen_expired,
+        }
 
 
 class Service:
@@ -87,10 +97,12 @@ class Service:
         sweep_subscriptions: list[str] | None = None,
         *,
         first_delay_seconds: float = FIRST_DELAY_SECONDS,
+        work: WorkQueue | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
         self.queue = queue  # an azure.storage.queue.QueueClient
+        self.work = work if work is not None else WorkQueue(queue, None)  # sends with a claim check
         self.worker = worker
         self.baselines = baselines
         self.sweep_subscriptions = list(sweep_subscriptions or [])
@@ -109,11 +121,21 @@ class Service:
         own = [options["own_object_id"]] if options["own_object_id"] else []
         notify = _notifier(options, token_credential)
         worker = Worker(pipeline, ledger, own_object_ids=own, notify=notify)
-        return cls(pipeline, ledger, queue, worker, baselines, options["sweep_subscriptions"])
+        work = WorkQueue.on(queue, tables)
+        return cls(pipeline, ledger, queue, worker, baselines, options["sweep_subscriptions"], work=work)
 
     def accept(self, document: Any) -> Accepted:
-        """The trigger path: no ARM call, one table insert and one queue message per new signal."""
-        parsed = parse_signals(document)
+        """The trigger path: no ARM call; per new signal a seen-check, a queue message, a mark.
+
+        Outbox order: a delivery is marked seen only once its message is queued. Storage failing
+        in between leaves it unmarked, and its redelivery queues it; at worst a message is queued
+        twice, which the worker absorbs (it re-reads the resource under a lease). Raises
+        :class:`StorageUnavailable` when storage cannot be reached after the retries, so the
+        trigger fails and its caller retries; nothing accepted is dropped.
+        """
+        from azure.core.exceptions import AzureError
+
+        parsed = parse_signals(document, max_resources=MAX_RESOURCES_PER_ALERT)
         accepted = Accepted(validation_code=parsed.validation_code)
         accepted.rejected = [(f"item {r.index}: " if r.index is not None else "") + r.reason for r in parsed.rejected]
         for signal in parsed.signals:
@@ -124,10 +146,20 @@ class Service:
             if reason is not None:
                 accepted.out_of_scope.append(f"{signal.resource_id}: {reason}")
                 continue
-            if signal.event_id and not self.ledger.first_delivery(_delivery_key(signal)):
-                accepted.duplicates += 1
-                continue
-            self.queue.send_message(json.dumps(signal_to_json(signal), separators=(",", ":")))
+            key = _delivery_key(signal) if signal.event_id else None
+            try:
+                if key is not None and self.ledger.seen(key):
+                    accepted.duplicates += 1
+                    continue
+                self.work.send(signal_to_json(signal))
+                if key is not None:
+                    self.ledger.mark_seen(key)
+            except AzureError as error:
+                done = f"; {len(accepted.queued)} queued before it" if accepted.queued else ""
+                raise StorageUnavailable(
+                    f"storage failed while queueing {signal.resource_id}{done}: {type(error).__name__}: "
+                    f"{str(error).splitlines()[0] if str(error) else ''}"
+                ) from error
             accepted.queued.append(signal.resource_id)
         return accepted
 
@@ -174,7 +206,10 @@ class Service:
     def sweep(self) -> Swept:
         """The timer: settle every record a worker left in flight (long-running fixes still
         ``applied``, and ``applying`` or ``approved`` ones older than a lease: their worker
-        stopped), queue every guarded resource for a check, and record healthy AI accounts' baselines."""
+        stopped), queue every guarded resource for a check, record healthy AI accounts' baselines, and
+        delete seen-event marks older than Event Grid's redeliveries."""
+        from azure.core.exceptions import AzureError
+
         from .arm import ArmError
         from .baselines import baseline_of
         from .classify import classify
@@ -185,6 +220,10 @@ class Service:
         swept = Swept()
         now = utc_now()
         self._settle_in_flight(swept)
+        try:
+            swept.seen_expired = self.ledger.expire_seen()
+        except AzureError as error:  # the next sweep deletes them
+            swept.errors.append(f"expiring seen events: {type(error).__name__}: {error}")
         for subscription in self.sweep_subscriptions:
             for remediator in REMEDIATORS:
                 try:
@@ -420,28 +459,6 @@ def _delivery_key(signal: Signal) -> str:
 
 
 def _storage(setting: str, queue_name: str, token_credential: Any) -> tuple[Any, Any]:
-    """Table service and work queue from a connection string (Azurite) or an account name (identity)."""
-    from azure.data.tables import TableServiceClient
-    from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
-
-    # The Functions queue trigger reads base64 messages by default.
-    encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
-    if "=" in setting:
-        tables = TableServiceClient.from_connection_string(setting)
-        queue = QueueClient.from_connection_string(
-            setting, queue_name, message_encode_policy=encode, message_decode_policy=decode
-        )
-    else:
-        tables = TableServiceClient(f"https://{setting}.table.core.windows.net", credential=token_credential)
-        queue = QueueClient(
-            f"https://{setting}.queue.core.windows.net",
-            queue_name,
-            credential=token_credential,
-            message_encode_policy=encode,
-            message_decode_policy=decode,
-        )
-    from azure.core.exceptions import ResourceExistsError
-
-    with contextlib.suppress(ResourceExistsError):
-        queue.create_queue()
-    return tables, queue
+    """Table service and work queue from a connection string (Azurite) or an account name
+    (identity), retrying transient errors as the Functions host's own clients do (:mod:`.storage`)."""
+    return clients(setting, queue_name, token_credential)

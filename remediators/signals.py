@@ -411,7 +411,7 @@ def _event_id(value: Any) -> str | None:
 def _bounded(signal: Signal) -> Signal:
     """The signal with every text it carries cut to MAX_SIGNAL_TEXT_CHARS of JSON (ids are checked
     at parsing; links too long are dropped), and at most ALERT_TARGETS_PER_SIGNAL alert targets."""
-    cut = {name: _cut(getattr(signal, name)) for name in _MESSAGE_FIELDS if name != "event_id"}
+    cut: dict[str, Any] = {name: _cut(getattr(signal, name)) for name in _MESSAGE_FIELDS if name != "event_id"}
     actor, alert = signal.actor, signal.alert
     if actor is not None:
         actor = Actor(**{f.name: _cut(getattr(actor, f.name)) for f in fields(Actor)})
