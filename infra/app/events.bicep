@@ -103,13 +103,16 @@ module resourceChanges 'event-subscription.bicep' = if (enableResourceNotificati
   }
 }
 
-// Each topic's identity may write blobs in the dead-letter container, nowhere else.
+// Each topic's identity may write blobs in the dead-letter container, nowhere else. Each assignment
+// has its event subscription's condition, but Bicep does not follow conditions (BCP318): a module
+// declared with if is read with .? (null, not a failed reference, when it was not deployed) and a
+// fallback. The fallback is never deployed: the assignment is skipped under the same condition.
 resource writesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (functionsDeployed) {
   name: guid(storage::blobs::deadLetters.id, subscriptionTopicName, storageBlobDataContributor)
   scope: storage::blobs::deadLetters
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
-    principalId: resourceWrites.outputs.topicPrincipalId
+    principalId: resourceWrites.?outputs.topicPrincipalId ?? ''
     principalType: 'ServicePrincipal'
     description: 'Event Grid dead-letters undeliverable resource events for Foundry Guard.'
   }
@@ -120,7 +123,7 @@ resource changesDeadLetters 'Microsoft.Authorization/roleAssignments@2022-04-01'
   scope: storage::blobs::deadLetters
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
-    principalId: resourceChanges.outputs.topicPrincipalId
+    principalId: resourceChanges.?outputs.topicPrincipalId ?? ''
     principalType: 'ServicePrincipal'
     description: 'Event Grid dead-letters undeliverable resource notifications for Foundry Guard.'
   }
