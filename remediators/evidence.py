@@ -346,7 +346,9 @@ class LogEvidence:
         if not timeout_seconds > 0:
             raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds!r}")
         self.workspace_id = workspace_id.strip()
-        self.endpoint = endpoint.rstrip("/")
+        # Empty is the public cloud's endpoint: Bicep's environment() has no Log Analytics host, so
+        # the deployment names one only when given a sovereign cloud's (infra/app/function.bicep).
+        self.endpoint = (endpoint.strip() or DEFAULT_ENDPOINT).rstrip("/")
         self.lookback_minutes = lookback_minutes
         self.timeout_seconds = timeout_seconds
         self.last_error: str | None = None  # why the last denials() call failed or was partial

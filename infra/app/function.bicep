@@ -35,8 +35,10 @@ param approvalBaseUrl string = ''
 param armBudgetSeconds int = 25
 @description('How far back the evidence looks for refused requests, in minutes (GUARD_EVIDENCE_LOOKBACK_MINUTES).')
 param evidenceLookbackMinutes int = 60
-@description('Log Analytics query endpoint; change it only for a sovereign cloud.')
-param logAnalyticsEndpoint string = 'https://api.loganalytics.io'
+// Bicep's environment() gives no Log Analytics host, and a hard-coded one is the public cloud's only
+// (the linter's no-hardcoded-env-urls): empty lets the code use the public cloud's endpoint.
+@description('Log Analytics query endpoint, for a sovereign cloud (its api.loganalytics host). Empty: the public cloud\'s.')
+param logAnalyticsEndpoint string = ''
 @description('Most instances Flex Consumption may run. Each remediation is a handful of ARM calls; ARM allows a principal about 200 writes per subscription before throttling.')
 param maximumInstanceCount int = 40
 
