@@ -81,6 +81,14 @@ resource refusals 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
         ]
       }
       autoMitigate: true
+      // Each query names a table (CDBDataPlaneRequests, AzureDiagnostics, StorageBlobLogs) that a
+      // workspace has only once a diagnostic setting has sent it rows, and none may have yet. Azure
+      // Monitor validates a log alert's query when the rule is created and refuses one naming a
+      // table the workspace lacks ("SEM0100: Failed to resolve table or column expression",
+      // mspnp/aks-baseline-multi-region#13), and the Azure Monitor team's advice for it is to skip
+      // the validation (mspnp/aks-baseline#422). The rule then waits for its table; the queries are
+      // checked against the evidence signatures instead (tests/test_infra.py).
+      skipQueryValidation: true
       actions: {
         actionGroups: [toFunction.id]
       }
