@@ -31,6 +31,7 @@ from remediators.principal import APPROVE, AUTH_ENABLED, READ, ROLES
 from remediators.registry import REMEDIATORS, guarded_types, write_operations
 from remediators.role import SERVICE_READS, all_actions
 from remediators.settings import SETTINGS
+from remediators.work_queue import WorkQueue
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA = ROOT / "infra"
@@ -400,6 +401,7 @@ def test_storage_declares_the_tables_and_queue_the_code_uses_and_no_shared_key()
         Ledger.EVENTS,
         Ledger.LEASES,
         TableBaselines.TABLE,
+        WorkQueue.CLAIMS,
     }
     work_queue = next(s for s in SETTINGS if s.name == "GUARD_WORK_QUEUE")
     assert storage["parameters"]["workQueue"]["default"] == work_queue.default
