@@ -138,17 +138,19 @@ def main() -> None:
 
         functions = {str(f.get_function_name()): f.get_user_function() for f in function_app.app.get_functions()}
         wired = function_app.service()
-        inserts = Timed(wired.ledger, "first_delivery")
+        # The trigger path's storage round trips: the seen-check, the message, the mark.
+        checks, marks = Timed(wired.ledger, "seen"), Timed(wired.ledger, "mark_seen")
         sends = Timed(wired.queue, "send_message")
 
         trigger_ms = []
         storm_start = time.perf_counter()
         for resource_id, event_id in deliveries:
-            before = inserts.seconds + sends.seconds
+            before = checks.seconds + marks.seconds + sends.seconds
             start = time.perf_counter()
             functions["on_resource_event"](grid_event(resource_id, event_id))
             elapsed = time.perf_counter() - start
-            trigger_ms.append((elapsed - (inserts.seconds + sends.seconds - before)) * 1e3)
+            storage_seconds = checks.seconds + marks.seconds + sends.seconds - before
+            trigger_ms.append((elapsed - storage_seconds) * 1e3)
         accepted_at = time.perf_counter()
         twin.clear_requests()
         handled = drain(wired.queue, functions["remediate_from_queue"])
