@@ -44,6 +44,13 @@ resource toFunction 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// Each query names a table (CDBDataPlaneRequests, AzureDiagnostics, StorageBlobLogs) that a workspace
+// has only once a diagnostic setting has sent it rows, and none may have yet. Azure Monitor validates
+// a log alert's query when the rule is created and refuses one naming a table the workspace lacks
+// ("SEM0100: Failed to resolve table or column expression", mspnp/aks-baseline-multi-region#13);
+// the Azure Monitor team's advice for it is to skip the validation (mspnp/aks-baseline#422). The
+// rules then wait for their tables; tests/test_infra.py checks the queries against the evidence
+// signatures instead.
 resource refusals 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for signature in signatures: {
     name: 'guard-refused-${signature.name}-${resourceToken}'
@@ -81,13 +88,7 @@ resource refusals 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
         ]
       }
       autoMitigate: true
-      // Each query names a table (CDBDataPlaneRequests, AzureDiagnostics, StorageBlobLogs) that a
-      // workspace has only once a diagnostic setting has sent it rows, and none may have yet. Azure
-      // Monitor validates a log alert's query when the rule is created and refuses one naming a
-      // table the workspace lacks ("SEM0100: Failed to resolve table or column expression",
-      // mspnp/aks-baseline-multi-region#13), and the Azure Monitor team's advice for it is to skip
-      // the validation (mspnp/aks-baseline#422). The rule then waits for its table; the queries are
-      // checked against the evidence signatures instead (tests/test_infra.py).
+      // The tables may not exist yet (above).
       skipQueryValidation: true
       actions: {
         actionGroups: [toFunction.id]
