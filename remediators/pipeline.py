@@ -157,7 +157,8 @@ class Pipeline:
         with the outcome final."""
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
-        read = self._read_broken(resource_id, outcome)
+        with self.arm.budget(deadline):  # the proof's lists and the read: the remediation's budget
+            read = self._read_broken(resource_id, outcome)
         if read is None:
             return outcome, None
         parsed, sdk, before = read
@@ -191,7 +192,8 @@ class Pipeline:
         in between) is settled: ``healthy`` when the planned change is already in place."""
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
-        read = self._read_broken(resource_id, outcome)
+        with self.arm.budget(deadline):  # the proof's lists and the read: the remediation's budget
+            read = self._read_broken(resource_id, outcome)
         if read is None:
             return outcome, None
         parsed, sdk, before = read
@@ -207,7 +209,8 @@ class Pipeline:
 
     def write(self, outcome: Outcome, write: Write) -> Outcome:
         """Send exactly the decided PATCH, then verify that none of what it fixes is left."""
-        return self._write(write.parsed, write.sdk, write.body, write.fixing, outcome, write.deadline)
+        with self.arm.budget(write.deadline):  # the PATCH, its polls and the verifying read
+            return self._write(write.parsed, write.sdk, write.body, write.fixing, outcome, write.deadline)
 
     def screen(self, resource_id: str) -> str | None:
         """Why the id alone puts a resource out of scope, or ``None`` when it may be guarded.
@@ -310,6 +313,10 @@ class Pipeline:
 
     def check_pending(self, resource_id: str, continuation_token: str, *, signal: Signal | None = None) -> Outcome:
         """Check on a fix left ``pending``: still running, or finished and then verified like any other."""
+        with self.arm.budget():  # the polls and the verifying read share one budget
+            return self._check_pending(resource_id, continuation_token, signal)
+
+    def _check_pending(self, resource_id: str, continuation_token: str, signal: Signal | None) -> Outcome:
         outcome = Outcome(resource_id, State.PENDING, "", continuation_token=continuation_token, signal=signal)
         parsed = parse_resource_id(resource_id)
         sdk = remediators_of_type(parsed.resource_type or "")[0].sdk
@@ -366,6 +373,8 @@ def _failure_reason(error: ArmError) -> str:
         return f"ARM throttled the call beyond the time budget (retry after {error.retry_after or '?'} s)"
     if error.status in (409, 412):
         return f"another update of the resource is in flight: {error.message}"
+    if error.timed_out:
+        return error.message
     return f"ARM answered {error.status or 'nothing'} {error.code}: {error.message}"
 
 

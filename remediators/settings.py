@@ -53,9 +53,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUARD_ARM_BUDGET_SECONDS",
         "25",
-        "Time budget for one remediation, retries and long-running polls included. A throttle "
-        "(`Retry-After`) longer than what is left is not slept through, and a long-running fix "
-        "still running at the end is reported `pending`.",
+        "Time budget for one remediation: every ARM call in it (retries and long-running polls "
+        "included) shares it, each request's connect and read timeouts coming from what is left. A "
+        "throttle (`Retry-After`) longer than what is left is not slept through, a call unanswered "
+        "at the end fails as a timeout, and a long-running fix still running is reported `pending`.",
     ),
     Setting(
         "GUARD_ARM_POLL_SECONDS",
