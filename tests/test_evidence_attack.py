@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from emulator import TwinClock
 from emulator.twin import Twin
 from remediators.arm import credential
 from remediators.classify import classify
@@ -34,7 +35,9 @@ WORKSPACE = "5f0b3c2a-1111-4a4a-9b9b-00000000e71d"
 LOCKED_COSMOS = with_properties(in_group(example(COSMOS_GET), MANAGED_RG), publicNetworkAccess="Disabled")
 PROBED_COSMOS = {**LOCKED_COSMOS, "id": LOCKED_COSMOS["id"].replace("/ddb1", "/probed-ddb"), "name": "probed-ddb"}
 LOCKED_STORAGE = with_properties(in_group(example(STORAGE_GET), MANAGED_RG), publicNetworkAccess="Disabled")
-NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+# The twin's clock stands still at NOW, so the rows "1 to 3 minutes ago" stay inside the lookback
+# however long the suite takes to reach these tests.
+NOW = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)
 
 
 def at(minutes_ago: float) -> str:
@@ -43,7 +46,7 @@ def at(minutes_ago: float) -> str:
 
 @pytest.fixture(scope="module")
 def twin() -> Iterator[Twin]:
-    with Twin.start() as running, pytest.MonkeyPatch.context() as patch:
+    with Twin.start(clock=TwinClock(frozen_at=NOW)) as running, pytest.MonkeyPatch.context() as patch:
         for name, value in running.environment().items():
             patch.setenv(name, value)
         # Three requests with no credential, from the internet.

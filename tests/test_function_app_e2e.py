@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import secrets
 from collections.abc import Iterator
@@ -269,7 +268,7 @@ def test_refused_requests_in_the_logs_turn_a_suspected_cosmos_lock_into_a_fix(
     twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
     planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
     assert planned["state"] == "proposed"  # suspected: no log shows it biting yet
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = twin.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")  # the twin's now: what ago() counts from
     # Microsoft's sample DataPlaneRequests row: the workspace's request, signed with the account's key, refused.
     twin.add_log_rows("CDBDataPlaneRequests", [cosmos_row(now, COSMOS["id"], 403)])
     planned = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "plan"}).get_body())
@@ -310,7 +309,7 @@ def test_an_alert_is_queued_and_its_evidence_decides(
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
     twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = twin.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")  # the twin's now: what ago() counts from
     twin.add_log_rows("CDBDataPlaneRequests", rows(now))
     answer = http("POST", "alerts", log_alert_for(COSMOS["id"]))
     assert answer.status_code == 202, answer.get_body()
@@ -447,7 +446,7 @@ def test_401s_in_the_logs_do_not_confirm_a_firewall_lock(twin: Twin, monkeypatch
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_WORKSPACE_ID", "5f0b3c2a-1111-4a4a-9b9b-00000000e71d")
     monkeypatch.setenv("GUARD_LOG_ANALYTICS_ENDPOINT", f"{twin.arm}/v1")
     twin.patch_resource(COSMOS["id"], {"properties": {"publicNetworkAccess": "Disabled"}})
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = twin.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")  # the twin's now: what ago() counts from
     twin.add_log_rows("CDBDataPlaneRequests", [cosmos_row(now, COSMOS["id"], 401)])
     answer = json.loads(http("POST", "remediate", {"resourceId": COSMOS["id"], "action": "apply"}).get_body())
     assert answer["state"] == "proposed"
