@@ -120,9 +120,10 @@ class Worker:
         self.notify = notify
         self.flap_limit = flap_limit
         self.flap_window_seconds = flap_window_seconds
-        # The lease outlives the worst case of one remediation (every ARM call is bounded by the
-        # budget, and the verifying read after it), so a worker never writes after losing it.
-        self.lease_seconds = lease_seconds if lease_seconds is not None else 2 * pipeline.arm.budget_seconds + 60
+        # The lease outlives the worst case of what one delivery can do under it (settling a record
+        # left in flight, then its own remediation: each bounded by the ARM budget), so a worker
+        # never writes after losing it.
+        self.lease_seconds = lease_seconds if lease_seconds is not None else 2 * pipeline.arm.worst_case_seconds + 30
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
 
     def is_own_write(self, signal: Signal) -> bool:
