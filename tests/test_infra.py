@@ -398,6 +398,7 @@ def test_storage_declares_the_tables_and_queue_the_code_uses_and_no_shared_key()
     storage = parsed(INFRA / "app" / "storage.bicep")
     assert set(storage["variables"]["ledgerTables"]["value"]) == {
         Ledger.REMEDIATIONS,
+        Ledger.INDEX,
         Ledger.EVENTS,
         Ledger.LEASES,
         TableBaselines.TABLE,

@@ -13,11 +13,11 @@ param logAnalyticsWorkspaceId string
 @description('The work queue (GUARD_WORK_QUEUE): the fast triggers queue work there, the queue trigger does it.')
 param workQueue string = 'remediation-work'
 
-// The code's table names: remediators/ledger.py (Ledger), remediators/baselines.py (TableBaselines)
+// The code's table names: remediators/ledger.py (Ledger, its listing index too), remediators/baselines.py (TableBaselines)
 // and remediators/work_queue.py (WorkQueue.CLAIMS: bodies of work messages over the queue's 64 KiB).
 // The code creates them if missing; declaring them means no first-event latency and nothing to guess.
 var accountName = 'stguard${resourceToken}'
-var ledgerTables = ['remediations', 'seenevents', 'leases', 'baselines', 'claims']
+var ledgerTables = ['remediations', 'remediationindex', 'seenevents', 'leases', 'baselines', 'claims']
 var deploymentContainer = 'app-package'
 var deadLetterContainer = 'event-deadletter'
 
