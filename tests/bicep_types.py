@@ -282,6 +282,14 @@ class ObjectShape:
     additional: AzType | None
 
 
+@dataclass(frozen=True)
+class Missing:
+    """Why a ``type@apiVersion`` has no type here."""
+
+    code: str  # "api-version": Azure has no such API version; "type-data": the data here lacks the file
+    reason: str
+
+
 class TypeData:
     """Azure/bicep-types-az's generated types, as kept in ``folder`` (index-subset.json and
     generated/**/types.json)."""
@@ -307,14 +315,17 @@ class TypeData:
             self._tables[relative_path] = TypeTable(relative_path, json.loads(path.read_text(encoding="utf-8")))
         return self._tables[relative_path]
 
-    def resource_type(self, type_name: str, api_version: str) -> AzType | str:
+    def resource_type(self, type_name: str, api_version: str) -> AzType | Missing:
         """The ResourceType of ``type_name@api_version``, or why there is none."""
         key = f"{type_name}@{api_version}".casefold()
         entry = self.index.get("resources", {}).get(key)
         namespace = type_name.split("/")[0].casefold()
         if entry is not None:
             if not (self.folder / "generated" / entry["relativePath"]).is_file():
-                return f"the type data lacks generated/{entry['relativePath']}, which holds {type_name}@{api_version}"
+                return Missing(
+                    "type-data",
+                    f"the type data lacks generated/{entry['relativePath']}, which holds {type_name}@{api_version}",
+                )
             return self.table(entry["relativePath"]).at(int(entry["index"]))
         # A types.json added beside the others is enough, even before index-subset.json is rebuilt.
         for path in sorted((self.folder / "generated").glob(f"*/{namespace}/{api_version}/types.json")):
@@ -325,17 +336,20 @@ class TypeData:
         versions = self.index.get("apiVersionsAvailable", {}).get(type_name.casefold())
         if versions is not None and api_version not in versions:
             newest = ", ".join(sorted(versions)[-4:])
-            return f"{type_name} has no API version {api_version} in {self.source} (its newest: {newest})"
+            return Missing(
+                "api-version", f"{type_name} has no API version {api_version} in {self.source} (its newest: {newest})"
+            )
         folders = {
             e["relativePath"].split("/")[0]
             for e in self.index.get("resources", {}).values()
             if e["relativePath"].split("/")[1] == namespace
         }
         folder = folders.pop() if len(folders) == 1 else "*"
-        return (
+        return Missing(
+            "type-data",
             f"the type data lacks {type_name}@{api_version}: add "
             f"generated/{folder}/{namespace}/{api_version}/types.json from Azure/bicep-types-az to "
-            f"{self.folder} (and a line to its SOURCES.md)"
+            f"{self.folder} (and a line to its SOURCES.md)",
         )
 
     def shape(self, t: AzType, discriminator_value: str | None = None) -> ObjectShape | None:
@@ -469,9 +483,8 @@ class FileCheck:
             self.report(resource.line, "api-version", f"{resource.symbol}: {resource.type} names no API version")
             return
         found = self.types.resource_type(type_name, api_version)
-        if isinstance(found, str):
-            code = "type-data" if "lacks" in found else "api-version"
-            self.report(resource.line, code, f"{resource.symbol}: {found}")
+        if isinstance(found, Missing):
+            self.report(resource.line, found.code, f"{resource.symbol}: {found.reason}")
             return
         declared.resource_type = found
         declared.body_type = found.follow(found.node["body"])

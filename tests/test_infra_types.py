@@ -7,6 +7,7 @@ there). Each check is proven able to fail by a fault planted in a copy of ``infr
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -32,7 +33,9 @@ from tests.bicep_types import (
     INFRA,
     ROOT,
     TYPE_DATA,
+    AzType,
     Finding,
+    Missing,
     TypeData,
     TypeDataMissing,
     bicep_files,
@@ -61,9 +64,9 @@ def shown(findings: list[Finding]) -> str:
 
 def test_the_type_data_holds_every_type_infra_uses(types: TypeData) -> None:
     needed = {
-        f"{used} ({where})": found
+        f"{used} ({where})": found.reason
         for used, where in types_used().items()
-        if isinstance(found := types.resource_type(*used.split("@")), str)
+        if isinstance(found := types.resource_type(*used.split("@")), Missing)
     }
     assert needed == {}, "\n".join(f"{used}: {why}" for used, why in needed.items())
     # Read where Microsoft's files are kept, never copied into the project.
@@ -337,6 +340,25 @@ def test_a_conditional_module_asserted_with_an_exclamation_mark_is_the_author_s_
     )
     findings = check_file(copy / "app" / "events.bicep", types, copy)
     assert findings == [], shown(findings)
+
+
+def test_a_types_json_added_is_found_before_the_index_names_it(tmp_path: Path, types: TypeData) -> None:
+    identity = "msi/microsoft.managedidentity/2023-01-31/types.json"
+    index = json.loads((types.folder / "index-subset.json").read_text(encoding="utf-8"))
+    del index["resources"]["microsoft.managedidentity/userassignedidentities@2023-01-31"]
+    (tmp_path / "index-subset.json").write_text(json.dumps(index), encoding="utf-8")
+    partial = TypeData(tmp_path)
+    needed = partial.resource_type("Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31")
+    assert isinstance(needed, Missing) and needed.code == "type-data"
+    # No other type of the provider is held, so the service folder is not known: any will do.
+    assert "add generated/*/microsoft.managedidentity/2023-01-31/types.json" in needed.reason
+    (tmp_path / "generated" / identity).parent.mkdir(parents=True)
+    shutil.copyfile(types.folder / "generated" / identity, tmp_path / "generated" / identity)
+    found = partial.resource_type("Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31")
+    assert (
+        isinstance(found, AzType)
+        and found.node["name"] == "Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31"
+    )
 
 
 def test_without_the_type_data_the_check_says_where_it_looks(tmp_path: Path) -> None:
