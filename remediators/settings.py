@@ -140,7 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "GUARD_LOG_ANALYTICS_ENDPOINT",
         "https://api.loganalytics.io",
-        "Log Analytics query endpoint (the local twin serves one).",
+        "Log Analytics query endpoint (the local twin serves one); empty is the public cloud's. A sovereign "
+        "cloud names its own (e.g. `https://api.loganalytics.us`).",
     ),
     Setting(
         "GUARD_EVIDENCE_LOOKBACK_MINUTES",
