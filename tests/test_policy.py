@@ -112,7 +112,7 @@ def test_the_field_story_cosmos_disable_local_auth_at_the_subscription_names_its
     assert properties["exemptionCategory"] == "Waiver"
     assert "policyDefinitionReferenceIds" not in properties  # one definition: the whole assignment
     assert GROUP.rsplit("/", 1)[-1] in properties["description"]
-    assert "disableLocalAuth (local_auth_disabled)" in properties["description"]
+    assert "writes disableLocalAuth true on databaseAccounts (local_auth_disabled)" in properties["description"]
     assert proposal["command"].startswith("az policy exemption create --name foundry-guard-")
     assert f"--scope {GROUP}" in proposal["command"] and "--exemption-category Waiver" in proposal["command"]
 

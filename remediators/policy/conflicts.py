@@ -15,6 +15,7 @@ group, Waiver or Mitigated and not past its ``expiresOn``, stops the conflict; o
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ class ExemptionProposal:
     scope: str  # the managed resource group
     assignment: Assignment
     reference_ids: tuple[str, ...]  # empty for an assignment of a single definition
-    breakage: tuple[str, ...]  # "disableLocalAuth (local_auth_disabled)", for the description
+    breakage: tuple[str, ...]  # "writes disableLocalAuth true on databaseAccounts (local_auth_disabled)"
 
     @property
     def name(self) -> str:
@@ -72,9 +73,9 @@ class ExemptionProposal:
     def description(self) -> str:
         group = self.scope.rsplit("/", 1)[-1]
         return (
-            f"{group} is an Azure ML workspace's managed resource group; the workspace needs its platform "
-            f"settings there. Policy assignment {self.assignment.display_name!r} would break it: "
-            f"{', '.join(self.breakage)}."
+            f"{group} is the managed resource group of an Azure ML workspace, which needs the platform "
+            f'settings there. Policy assignment "{self.assignment.display_name}" would break it: '
+            f"{'; '.join(self.breakage)}."
         )[:1024]
 
     def body(self) -> dict[str, Any]:
@@ -293,8 +294,9 @@ def _conflicts_in_group(
 
 
 def _breakage(touch: Touch) -> str:
+    value = json.dumps(touch.value, separators=(",", ":"))
     type_name = touch.property.resource_type.rsplit("/", 1)[-1]
-    return f"{touch.action} {type_name} {touch.property.path} ({touch.kind})"
+    return f"{touch.action} {touch.property.path} {value} on {type_name} ({touch.kind})"
 
 
 def _segments(scope: str) -> list[str]:
