@@ -74,8 +74,9 @@ def test_aliases_name_guarded_properties_and_their_elements_ignoring_case() -> N
     assert guarded_property("Microsoft.CognitiveServices/accounts/disableLocalAuth") is None
 
 
-def cosmos(parameters: dict[str, Any] | None = None) -> Facts:
-    return Facts(COSMOS, platform_values(COSMOS), parameters or {})
+def managed(resource_type: str, parameters: dict[str, Any] | None = None) -> Facts:
+    """What is known of a managed resource of the type without its body."""
+    return Facts(resource_type, platform_values(resource_type), parameters or {})
 
 
 @pytest.mark.parametrize(
@@ -114,17 +115,17 @@ def cosmos(parameters: dict[str, Any] | None = None) -> Facts:
     ],
 )
 def test_conditions_read_against_a_managed_resource(condition: dict[str, Any], holds: bool | None) -> None:
-    decision = evaluate(condition, cosmos({"effect": "Modify"}))
+    decision = evaluate(condition, managed(COSMOS, {"effect": "Modify"}))
     assert decision.holds is holds
     assert bool(decision.undecided) is (holds is None)
 
 
 def test_undecided_conditions_are_named_and_a_false_one_settles_an_all_of() -> None:
     condition = {"allOf": [{"field": "kind", "equals": "MongoDB"}, {"field": "location", "equals": "westeurope"}]}
-    decision = evaluate(condition, cosmos())
+    decision = evaluate(condition, managed(COSMOS))
     assert decision.holds is None and decision.may_hold
     assert decision.undecided == ('{"field":"kind","equals":"MongoDB"}', '{"field":"location","equals":"westeurope"}')
-    settled = evaluate({"allOf": [*condition["allOf"], {"field": "type", "equals": SEARCH}]}, cosmos())
+    settled = evaluate({"allOf": [*condition["allOf"], {"field": "type", "equals": SEARCH}]}, managed(COSMOS))
     assert (settled.holds, settled.undecided) == (False, ())
 
 
@@ -155,7 +156,7 @@ def test_append_adds_to_a_guarded_array_and_a_modify_condition_on_the_api_versio
             "details": [{"field": f"{COSMOS}/ipRules[*]", "value": {"ipAddressOrRange": "[parameters('ip')]"}}],
         },
     }
-    [touch] = touches(rule, Effect.APPEND, COSMOS, {"ip": "203.0.113.7"}, "2026-03-15")
+    [touch] = touches(rule, Effect.APPEND, managed(COSMOS, {"ip": "203.0.113.7"}), "2026-03-15")
     assert (touch.action, touch.property.path, touch.value) == (
         Action.WRITES,
         "ipRules",
@@ -173,10 +174,33 @@ def test_append_adds_to_a_guarded_array_and_a_modify_condition_on_the_api_versio
         return {"if": rule["if"], "then": {"effect": "Modify", "details": {"operations": [operation]}}}
 
     since = "[greaterOrEquals(requestContext().apiVersion, '2021-06-15')]"
-    assert [t.undecided for t in touches(modify(since), Effect.MODIFY, COSMOS, {}, "2026-03-15")] == [()]
-    assert touches(modify(since.replace("2021", "2030")), Effect.MODIFY, COSMOS, {}, "2026-03-15") == []
-    [unknown] = touches(modify("[equals(requestContext().apiVersion, 'x')]"), Effect.MODIFY, COSMOS, {}, "2026-03-15")
+    assert [t.undecided for t in touches(modify(since), Effect.MODIFY, managed(COSMOS), "2026-03-15")] == [()]
+    assert touches(modify(since.replace("2021", "2030")), Effect.MODIFY, managed(COSMOS), "2026-03-15") == []
+    [unknown] = touches(
+        modify("[equals(requestContext().apiVersion, 'x')]"), Effect.MODIFY, managed(COSMOS), "2026-03-15"
+    )
     assert unknown.undecided
+
+
+def test_a_deny_refuses_the_properties_whose_conditions_make_it_match() -> None:
+    condition = {
+        "allOf": [
+            {"field": "type", "equals": COSMOS},
+            {
+                "anyOf": [
+                    {"field": f"{COSMOS}/publicNetworkAccess", "notEquals": "Disabled"},
+                    {"count": {"field": f"{COSMOS}/ipRules[*]"}, "greaterOrEquals": 1},
+                    {"not": {"field": f"{COSMOS}/isVirtualNetworkFilterEnabled", "equals": False}},
+                    {"not": {"field": f"{COSMOS}/disableLocalAuth", "equals": True}},
+                ]
+            },
+        ]
+    }
+    refused = touches({"if": condition, "then": {"effect": "deny"}}, Effect.DENY, managed(COSMOS), "2026-03-15")
+    assert [(t.action, t.property.path, t.value) for t in refused] == [
+        (Action.REFUSES, "publicNetworkAccess", "Enabled"),
+        (Action.REFUSES, "disableLocalAuth", False),
+    ]
 
 
 def test_a_modify_writing_the_platforms_own_value_breaks_nothing() -> None:
@@ -185,7 +209,7 @@ def test_a_modify_writing_the_platforms_own_value_breaks_nothing() -> None:
         "if": {"field": "type", "equals": SEARCH},
         "then": {"effect": "Modify", "details": {"operations": [operation]}},
     }
-    assert touches(rule, Effect.MODIFY, SEARCH, {}, "2025-05-01") == []
+    assert touches(rule, Effect.MODIFY, managed(SEARCH), "2025-05-01") == []
 
 
 def test_a_deploy_if_not_exists_template_that_writes_a_guarded_property_is_a_write() -> None:
@@ -211,13 +235,13 @@ def test_a_deploy_if_not_exists_template_that_writes_a_guarded_property_is_a_wri
         "if": {"field": "type", "equals": STORAGE},
         "then": {"effect": "DeployIfNotExists", "details": {"deployment": deployment}},
     }
-    [touch] = touches(rule, Effect.DEPLOY_IF_NOT_EXISTS, STORAGE, {"keys": False}, "2026-09-01")
+    [touch] = touches(rule, Effect.DEPLOY_IF_NOT_EXISTS, managed(STORAGE, {"keys": False}), "2026-09-01")
     assert (touch.property.path, touch.value, touch.kind) == (
         "allowSharedKeyAccess",
         False,
         BreakageKind.LOCAL_AUTH_DISABLED,
     )
-    assert touches(rule, Effect.DEPLOY_IF_NOT_EXISTS, STORAGE, {"keys": True}, "2026-09-01") == []
+    assert touches(rule, Effect.DEPLOY_IF_NOT_EXISTS, managed(STORAGE, {"keys": True}), "2026-09-01") == []
 
 
 @needs_builtins
@@ -227,11 +251,8 @@ def test_every_builtin_reads_without_error_against_every_managed_type_and_effect
         declared = properties.get("parameters", {})
         allowed = declared.get("effect", {}).get("allowedValues", [properties["policyRule"]["then"]["effect"]])
         for resource_type in MANAGED_TYPES:
-            parameters = parameter_values(declared, {})
-            decision = evaluate(
-                properties["policyRule"]["if"], Facts(resource_type, platform_values(resource_type), parameters)
-            )
-            assert decision.holds in (True, False, None)
+            facts = managed(resource_type, parameter_values(declared, {}))
+            assert evaluate(properties["policyRule"]["if"], facts).holds in (True, False, None)
             for effect in {effect_named(a) for a in allowed}:
                 if isinstance(effect, Effect):
-                    touches(properties["policyRule"], effect, resource_type, parameters, "2026-01-01")
+                    touches(properties["policyRule"], effect, facts, "2026-01-01")

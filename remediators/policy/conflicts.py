@@ -278,7 +278,7 @@ def _conflicts_in_group(
             if not decision.may_hold:
                 continue
             api_version = guarded_properties(resource_type)[0].remediator.api_version
-            for touch in touches(member.definition.rule, member.effect, resource_type, member.parameters, api_version):
+            for touch in touches(member.definition.rule, member.effect, facts, api_version):
                 undecided = tuple(dict.fromkeys((*member.undecided, *decision.undecided, *touch.undecided)))
                 found.append(Conflict(assignment, member, touch, group, exemption, undecided))
     breaking = [c for c in found if c.breaks]

@@ -27,7 +27,7 @@ from typing import Any
 from ..arm_json import MISSING, lookup
 from ..findings import BreakageKind
 from .guarded import GuardedProperty, guarded_property
-from .rules import Unresolved, fields_named, resolve
+from .rules import Facts, Unresolved, fields_supporting, resolve
 
 
 class Effect(StrEnum):
@@ -67,14 +67,13 @@ def effect_named(name: Any) -> Effect | str:
     return str(name)
 
 
-def touches(
-    rule: Mapping[str, Any], effect: Effect, resource_type: str, parameters: Mapping[str, Any], api_version: str
-) -> list[Touch]:
-    """What ``effect`` (resolved from the rule's ``then``) does to the guarded properties of
-    ``resource_type``, for a request sent at ``api_version`` (the guard's own PATCH)."""
+def touches(rule: Mapping[str, Any], effect: Effect, facts: Facts, api_version: str) -> list[Touch]:
+    """What ``effect`` (resolved from the rule's ``then``) does to the guarded properties of the
+    managed resource ``facts`` describe, for a request sent at ``api_version`` (the guard's own PATCH)."""
+    resource_type, parameters = facts.resource_type, facts.parameters
     details = lookup(lookup(rule, "then"), "details")
     if effect is Effect.DENY:
-        return _refused(lookup(rule, "if"), resource_type)
+        return _refused(lookup(rule, "if"), facts)
     if effect is Effect.MODIFY:
         found = []
         for operation in _list(lookup(details, "operations")):
@@ -95,11 +94,11 @@ def touches(
     return _deployed(details, resource_type, parameters)
 
 
-def _refused(condition: Any, resource_type: str) -> list[Touch]:
+def _refused(condition: Any, facts: Facts) -> list[Touch]:
     found: dict[str, Touch] = {}
-    for alias in fields_named(condition):
+    for alias in fields_supporting(condition, facts):
         guarded = guarded_property(alias)
-        if guarded and guarded.resource_type.casefold() == resource_type.casefold() and guarded.path not in found:
+        if guarded and guarded.resource_type.casefold() == facts.resource_type.casefold() and guarded.path not in found:
             found[guarded.path] = Touch(guarded, Action.REFUSES, guarded.platform_value, guarded.kind)
     return list(found.values())
 

@@ -153,6 +153,23 @@ def evaluate(condition: Any, facts: Facts) -> Decision:
     return _undecided(condition) if holds is None else Decision(holds)
 
 
+def fields_supporting(condition: Any, facts: Facts, negated: bool = False) -> list[str]:
+    """The aliases read by the conditions that make ``condition`` hold (or may) as the platform's
+    values stand: what a Deny with this ``if`` refuses. A condition that does not hold (through its
+    ``not``s) is not why the rule matches, so ``anyOf: [{public access open}, {any IP rule}]``
+    refuses the open public access, not the empty IP rules."""
+    if not isinstance(condition, Mapping):
+        return []
+    keys = {key.casefold(): key for key in condition if isinstance(key, str)}
+    for combinator in ("allof", "anyof"):
+        if combinator in keys:
+            return [f for c in _list(condition[keys[combinator]]) for f in fields_supporting(c, facts, negated)]
+    if "not" in keys:
+        return fields_supporting(condition[keys["not"]], facts, not negated)
+    holds = evaluate(condition, facts).holds
+    return fields_named(condition) if holds is None or holds is not negated else []
+
+
 def fields_named(condition: Any) -> list[str]:
     """Every alias a condition reads, in ``field`` and ``count`` and their ``where``, in order."""
     found: list[str] = []
