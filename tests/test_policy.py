@@ -329,6 +329,16 @@ def test_overrides_change_the_effect_of_the_members_they_select() -> None:
     ]
 
 
+def test_an_override_selecting_by_location_is_taken_only_where_it_breaks() -> None:
+    by_location = [
+        {"kind": "policyEffect", "value": "Audit", "selectors": [{"kind": "resourceLocation", "in": ["eastus"]}]}
+    ]
+    body = assignment(definition_id(COSMOS_DISABLE_LOCAL_AUTH_MODIFY), overrides=by_location)
+    [line] = lines(check([body]))
+    assert line["effect"] == "Modify"
+    assert "an override to Audit whose selectors depend on the resource" in line["undecided"]
+
+
 SEGMENT_CASES = [
     (SUBSCRIPTION, True),
     (SUBSCRIPTION.upper(), True),  # ids compare without regard to case

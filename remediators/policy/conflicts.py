@@ -242,10 +242,12 @@ def _member(assignment: Assignment, reference_id: str | None, definition: Defini
     undecided: tuple[str, ...] = ()
     for override in assignment.overrides:
         applies = override.applies_to(reference_id)
+        if applies is None:
+            # Selectors on location and the like: err toward "at risk", taking it only if it breaks.
+            undecided += (f"an override to {override.effect} whose selectors depend on the resource",)
+            applies = isinstance(effect_named(override.effect), Effect)
         if applies:
             effect = override.effect
-        elif applies is None:
-            undecided += (f"an override to {override.effect} whose selectors depend on the resource",)
     if isinstance(effect, Unresolved):
         # Err toward "at risk": the effect its details are written for.
         undecided += (f"the effect: {effect.why}",)
