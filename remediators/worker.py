@@ -44,6 +44,8 @@ from .logcontext import set_remediation_id
 from .pipeline import Outcome, Pipeline, State, Write
 from .principal import APPROVE, Principal, require
 
+SOURCE_HTTP = "http"  # a person asked for this remediation (POST /api/remediate)
+
 if TYPE_CHECKING:
     from .signals import Signal
 
@@ -113,6 +115,7 @@ class Worker:
         flap_window_seconds: float = 3600.0,
         lease_seconds: float | None = None,
         holder: str | None = None,
+        refusal_quiet_seconds: float = 6 * 3600.0,
     ) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
@@ -125,6 +128,7 @@ class Worker:
         # never writes after losing it.
         self.lease_seconds = lease_seconds if lease_seconds is not None else 2 * pipeline.arm.worst_case_seconds + 30
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}"
+        self.refusal_quiet_seconds = refusal_quiet_seconds
 
     def is_own_write(self, signal: Signal) -> bool:
         actor = signal.actor
@@ -151,6 +155,10 @@ class Worker:
             return self._quarantine(signal, recent, len(fixes))
 
         outcome, write = self.pipeline.prepare(signal.resource_id, signal=signal)
+        if write is not None and signal.source != SOURCE_HTTP:
+            refused = self._refused_recently(history, write)
+            if refused is not None:  # the same fix was refused a moment ago: nothing has changed
+                return Processed(Disposition.DONE, outcome, refused)
         if write is not None:
             record = self.ledger.create(
                 signal.resource_id,
@@ -224,6 +232,18 @@ class Worker:
         if not _pending(remediation):
             return remediation
         return self.settle(remediation).remediation or remediation
+
+    def _refused_recently(self, history: list[Remediation], write: Write) -> Remediation | None:
+        """The newest record, when it is this very fix refused (``failed``) within
+        ``refusal_quiet_seconds``: sending it again would be refused again, recorded and announced
+        again. A person asking over HTTP, or the quiet time passing, tries again (an exemption may
+        have been made meanwhile)."""
+        if not history or history[0].status is not Status.FAILED:
+            return None
+        latest = history[0]
+        if latest.plan != write.body or set(latest.kinds) != set(write.kinds):
+            return None
+        return latest if latest.updated_at >= self.ledger.now(offset_seconds=-self.refusal_quiet_seconds) else None
 
     def _finish(self, record: Remediation, holder: str) -> Processed:
         """Drive an in-flight record to where it can rest, under the resource's lease."""

@@ -243,3 +243,18 @@ def test_a_resource_left_broken_the_same_way_is_recorded_and_announced_once(
     [observed] = records(COSMOS)
     assert observed.status is Status.SUPPRESSED
     assert len(cards(twin)) == 1 and our_patches(twin, COSMOS) == []
+
+
+def test_a_fix_a_policy_refuses_is_recorded_and_announced_once(twin: Twin) -> None:
+    """Before: every event and every sweep sent the refused PATCH again, and recorded and
+    announced the same refusal again."""
+    # A Deny policy in the shape of "Storage accounts should prevent shared key access".
+    assignment = "/subscriptions/{subscription-id}/providers/Microsoft.Authorization/policyAssignments/deny-shared-key"
+    deny_shared_key = [{"field": "properties.allowSharedKeyAccess", "equals": True}]
+    twin.add_fault({"kind": "deny", "method": "PATCH", "policyAssignmentId": assignment, "if": deny_shared_key})
+    for _ in range(3):
+        deliver(twin, STORAGE, {"allowSharedKeyAccess": False}, "2026-09-01")
+        handled_messages()
+    [refused] = records(STORAGE)
+    assert refused.status is Status.FAILED and (refused.error or {}).get("code") == "RequestDisallowedByPolicy"
+    assert len(our_patches(twin, STORAGE)) == 1 and len(cards(twin)) == 1
