@@ -459,52 +459,30 @@ class Ledger:
         **changes: Any,
     ) -> Remediation:
         """Move to ``status`` if the machine allows it and nobody moved it first (ETag)."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError
-        from azure.data.tables import UpdateMode
-
         if status not in TRANSITIONS[remediation.status]:
             raise IllegalTransition(f"a remediation that is {remediation.status} cannot become {status}")
-        now = self.now()
-        moved = replace(
-            remediation,
-            status=status,
-            updated_at=now,
-            history=(*remediation.history, {"status": str(status), "at": now, "by": by, "note": note}),
-            **changes,
-        )
-        try:
-            metadata = self._remediations.update_entity(
-                _entity(moved),
-                mode=UpdateMode.REPLACE,
-                etag=remediation.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except HttpResponseError as error:
-            if error.status_code == 412:
-                raise Conflict(f"remediation {remediation.id} changed since it was read") from error
-            raise
-        moved = replace(moved, etag=metadata.get("etag"))
-        self._file(moved, previous=remediation.status)
-        return moved
+        return self._rewrite(remediation, status=status, by=by, note=note, noted=True, **changes)
 
     def update(self, remediation: Remediation, *, by: str, note: str = "", **changes: Any) -> Remediation:
         """Change a record's fields without changing its status (a long-running fix's new
-        continuation token); ETag-guarded like :meth:`move`."""
+        continuation token); ETag-guarded like :meth:`move`. A ``note`` goes into the history."""
+        return self._rewrite(remediation, status=remediation.status, by=by, note=note, noted=bool(note), **changes)
+
+    def _rewrite(
+        self, remediation: Remediation, *, status: Status, by: str, note: str, noted: bool, **changes: Any
+    ) -> Remediation:
+        """Replace the record if nobody changed it since it was read (412: :class:`Conflict`), then file it."""
         from azure.core import MatchConditions
         from azure.core.exceptions import HttpResponseError
         from azure.data.tables import UpdateMode
 
         now = self.now()
-        updated = replace(remediation, updated_at=now, **changes)
-        if note:
-            updated = replace(
-                updated,
-                history=(*remediation.history, {"status": str(remediation.status), "at": now, "by": by, "note": note}),
-            )
+        entry = {"status": str(status), "at": now, "by": by, "note": note}
+        history = (*remediation.history, entry) if noted else remediation.history
+        rewritten = replace(remediation, status=status, updated_at=now, history=history, **changes)
         try:
             metadata = self._remediations.update_entity(
-                _entity(updated),
+                _entity(rewritten),
                 mode=UpdateMode.REPLACE,
                 etag=remediation.etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -513,9 +491,9 @@ class Ledger:
             if error.status_code == 412:
                 raise Conflict(f"remediation {remediation.id} changed since it was read") from error
             raise
-        updated = replace(updated, etag=metadata.get("etag"))
-        self._file(updated)
-        return updated
+        rewritten = replace(rewritten, etag=metadata.get("etag"))
+        self._file(rewritten, previous=remediation.status)
+        return rewritten
 
     def _forget_index_row(self, partition: str, remediation: Remediation) -> None:
         from azure.core.exceptions import ResourceNotFoundError
