@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 Evidence = Callable[[str, str, frozenset[str]], list[str]]
 
 
+SUBNET_JOIN_ACTION = "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action"
+
+
 class State(StrEnum):
     NOT_GUARDED = "not-guarded"  # out of scope: nothing read or written beyond what deciding that took
     GONE = "gone"  # the resource no longer exists
@@ -375,6 +378,16 @@ def _failure_reason(error: ArmError) -> str:
         return f"another update of the resource is in flight: {error.message}"
     if error.timed_out:
         return error.message
+    if error.code == "LinkedAuthorizationFailed":
+        # ARM checks the caller's rights on every resource a write links to: a Cosmos DB account
+        # with VNet rules refuses any change unless the caller may join each rule's subnet
+        # (Microsoft's Cosmos DB VNet service endpoint doc).
+        return (
+            "ARM refused the fix because the resource links to others (a Cosmos DB account's VNet rules name "
+            "subnets) on which Foundry Guard's identity lacks a join action such as "
+            f"{SUBNET_JOIN_ACTION}: assign the managed-rg role where those subnets' networks live. "
+            f"ARM said: {error.message}"
+        )
     return f"ARM answered {error.status or 'nothing'} {error.code}: {error.message}"
 
 

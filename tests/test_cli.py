@@ -142,6 +142,7 @@ def test_roles_prints_the_committed_role_definitions() -> None:
     assert roles["managed-rg"]["Actions"] == [
         "Microsoft.DocumentDB/databaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
+        "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",
         "Microsoft.Search/searchServices/read",
         "Microsoft.Search/searchServices/write",
         "Microsoft.Storage/storageAccounts/read",

@@ -438,3 +438,20 @@ def test_scan_sweeps_every_guarded_resource_of_a_subscription(twin: Twin) -> Non
     states = outcome_states(applied.stdout)
     assert states[COSMOS["id"]] == states[SEARCH["id"]] == "verified"
     assert len(patches(twin)) == 2
+
+
+def test_a_refused_subnet_join_is_explained() -> None:
+    # ARM's LinkedAuthorizationFailed, in the shape of its message (azure-cli#23447 quotes one):
+    # a Cosmos DB account with VNet rules refuses any change from a caller who may not join the subnets.
+    from remediators.arm import ArmError
+    from remediators.pipeline import SUBNET_JOIN_ACTION, _failure_reason
+
+    message = (
+        "The client 'foundry-guard' with object id '0f0e0d0c-0b0a-4909-8807-060504030201' has permission to perform "
+        "action 'Microsoft.DocumentDB/databaseAccounts/write' on scope '/subscriptions/subid/resourceGroups/rg1/"
+        "providers/Microsoft.DocumentDB/databaseAccounts/ddb1'; however, it does not have permission to perform "
+        f"action '{SUBNET_JOIN_ACTION}' on the linked scope(s) '/subscriptions/subid/resourceGroups/net/providers/"
+        "Microsoft.Network/virtualNetworks/vnet1/subnets/default' or the linked scope(s) are invalid."
+    )
+    reason = _failure_reason(ArmError(403, "LinkedAuthorizationFailed", message))
+    assert SUBNET_JOIN_ACTION in reason and "assign the managed-rg role" in reason and message in reason

@@ -84,6 +84,9 @@ REMEDIATOR = Remediator(
     arm_actions=(
         "Microsoft.DocumentDB/databaseAccounts/read",
         "Microsoft.DocumentDB/databaseAccounts/write",
+        # An account with VNet rules refuses any change (LinkedAuthorizationFailed) unless the caller
+        # may also join each rule's subnet (Microsoft's Cosmos DB VNet service endpoint doc).
+        "Microsoft.Network/virtualNetworks/subnets/joinViaServiceEndpoint/action",
     ),
     sdk=SdkBinding(
         "azure.mgmt.cosmosdb:CosmosDBManagementClient",
