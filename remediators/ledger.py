@@ -234,9 +234,7 @@ class Ledger:
 
     def acquire(self, resource_id: str, holder: str, *, seconds: float = 120.0) -> bool:
         """Take the resource's lease for ``seconds``; False when another live holder has it."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         partition, row = _hashed(resource_id)
         lease = {"PartitionKey": partition, "RowKey": row, "Holder": holder, "Expires": self._clock() + seconds}
@@ -251,26 +249,13 @@ class Ledger:
             return self.acquire(resource_id, holder, seconds=seconds)  # released in between: try again
         if current["Holder"] != holder and float(current["Expires"]) > self._clock():
             return False
-        try:  # expired (or ours): take it over, unless someone else does first
-            self._leases.update_entity(
-                lease,
-                mode=UpdateMode.REPLACE,
-                etag=current.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except HttpResponseError as error:
-            if error.status_code in (404, 412):
-                return False
-            raise
-        return True
+        return self._replace_lease(lease, current)  # expired (or ours): take it over, unless someone else does first
 
     def renew(self, resource_id: str, holder: str, *, seconds: float) -> bool:
         """Extend ``holder``'s lease by ``seconds`` from now, if it still holds it; False when it has
         lost it (expired and taken by another). A worker renews right before it writes to Azure, and
         does not write when this is False: the fence between two workers on one resource."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-        from azure.data.tables import UpdateMode
+        from azure.core.exceptions import ResourceNotFoundError
 
         partition, row = _hashed(resource_id)
         try:
@@ -280,6 +265,14 @@ class Ledger:
         if current["Holder"] != holder:
             return False
         lease = {"PartitionKey": partition, "RowKey": row, "Holder": holder, "Expires": self._clock() + seconds}
+        return self._replace_lease(lease, current)
+
+    def _replace_lease(self, lease: dict[str, Any], current: Any) -> bool:
+        """Write ``lease`` over the row as read (``current``); False when another writer changed it first."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError
+        from azure.data.tables import UpdateMode
+
         try:
             self._leases.update_entity(
                 lease,
