@@ -177,22 +177,13 @@ class Pipeline:
             return outcome, None
         return outcome, Write(parsed, sdk, plan.body, to_apply, deadline)
 
-    def apply_approved(
-        self, resource_id: str, body: dict[str, Any], kinds: Collection[str], *, signal: Signal | None = None
-    ) -> Outcome:
-        """Apply exactly the PATCH a person approved, if the resource is still broken the way it was.
-
-        A proposal may lack what an automatic fix needs (an allowlist with no baseline): the person
-        who approved it supplied that judgement, so the approved bytes are sent as they are.
-        """
-        outcome, write = self.prepare_approved(resource_id, body, kinds, signal=signal)
-        return outcome if write is None else self.write(outcome, write)
-
     def prepare_approved(
         self, resource_id: str, body: dict[str, Any], kinds: Collection[str], *, signal: Signal | None = None
     ) -> tuple[Outcome, Write | None]:
-        """:meth:`apply_approved` up to the PATCH. Also how a fix recorded before its PATCH (a crash
-        in between) is settled: ``healthy`` when the planned change is already in place."""
+        """Exactly the PATCH a person approved (or a write-ahead record holds), up to sending it, if
+        the resource is still broken the way it fixes: ``healthy`` when the change is already in
+        place. The approved bytes are sent as they are: a proposal may lack what an automatic fix
+        needs (an allowlist with no baseline), and the person who approved it supplied that."""
         deadline = time.monotonic() + self.arm.budget_seconds
         outcome = Outcome(resource_id, State.NOT_GUARDED, "", signal=signal)
         with self.arm.budget(deadline):  # the proof's lists and the read: the remediation's budget

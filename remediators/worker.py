@@ -374,10 +374,7 @@ def _pending(remediation: Remediation) -> bool:
 
 def _transient(outcome: Outcome) -> bool:
     """ARM did not answer, throttled past the budget, or had another update in flight: try later."""
-    error = outcome.error
-    if outcome.state is not State.FAILED or error is None:
-        return False
-    return error.status is None or error.status in (408, 409, 412, 429) or error.status >= 500
+    return outcome.state is State.FAILED and outcome.error is not None and outcome.error.retryable
 
 
 def _retry_after(outcome: Outcome) -> float:

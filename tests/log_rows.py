@@ -180,3 +180,22 @@ def search_row(time: str, resource_id: str, status: int, **columns: Any) -> dict
         "Type": "AzureDiagnostics",
     }
     return {**row, **columns}
+
+
+LOG_ANALYTICS_WORKSPACE = "5f0b3c2a-1111-4a4a-9b9b-00000000e71d"  # the workspace id the tests query
+
+
+def service_evidence(twin: Any) -> Any:
+    """The pipeline's evidence callable as the function app builds it (``remediators.service._evidence``),
+    reading the twin's Log Analytics API."""
+    from remediators.arm import credential
+    from remediators.service import _evidence
+
+    options = {
+        "log_analytics_workspace": LOG_ANALYTICS_WORKSPACE,
+        "log_analytics_endpoint": f"{twin.arm}/v1",
+        "evidence_lookback_minutes": 60,
+    }
+    refused = _evidence(options, credential(None))
+    assert refused is not None
+    return refused

@@ -26,19 +26,20 @@ from remediators.evidence import Caller, Denial, LogEvidence, alert_query, denia
 from remediators.findings import BreakageKind, Confidence
 from remediators.remediator import ConfirmingDenial
 from remediators.scope import ScopeRules
-from remediators.service import _evidence
 from tests.log_rows import (
+    LOG_ANALYTICS_WORKSPACE,
     account_key,
     anonymous,
     anonymous_cosmos_row,
     cosmos_row,
     sas_from_account_key,
     search_row,
+    service_evidence,
     storage_row,
 )
 from tests.payloads import COSMOS_GET, MANAGED_RG, SEARCH_GET, STORAGE_GET, example, in_group, with_properties
 
-WORKSPACE = "5f0b3c2a-1111-4a4a-9b9b-00000000e71d"
+WORKSPACE = LOG_ANALYTICS_WORKSPACE
 COSMOS = with_properties(in_group(example(COSMOS_GET), MANAGED_RG), publicNetworkAccess="Disabled")
 COSMOS_ID = COSMOS["id"]
 COSMOS_TYPE = "Microsoft.DocumentDB/databaseAccounts"
@@ -441,23 +442,12 @@ def test_a_storage_credential_counts_only_when_it_proves_the_account_key_or_the_
     )
 
 
-def _service_evidence(twin: Twin) -> Any:
-    options = {
-        "log_analytics_workspace": WORKSPACE,
-        "log_analytics_endpoint": f"{twin.arm}/v1",
-        "evidence_lookback_minutes": 60,
-    }
-    refused = _evidence(options, credential(None))
-    assert refused is not None
-    return refused
-
-
 def test_only_the_workspace_s_own_403s_confirm_a_suspected_cosmos_firewall_lock(twin: Twin) -> None:
     without = classify(COSMOS, ScopeRules())
     (firewall,) = [f for f in without.findings if f.kind == BreakageKind.MANAGED_RG_FIREWALL_LOCKED]
     assert (firewall.property, firewall.confidence) == ("properties.publicNetworkAccess", Confidence.SUSPECTED)
 
-    lines = _service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset())
+    lines = service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset())
     # Every refusal is shown; only the workspace's key-signed 403s confirm.
     assert [isinstance(line, ConfirmingDenial) for line in lines] == [False, True, False, False]
     confirmed = classify(COSMOS, ScopeRules(), access_denials=lines)
@@ -472,7 +462,7 @@ def test_only_the_workspace_s_own_403s_confirm_a_suspected_cosmos_firewall_lock(
 
 def test_the_workspaces_identities_reach_the_evidence_through_the_service(twin: Twin) -> None:
     # The pipeline passes the identities of the workspace proving the group (test_trust_boundary.py).
-    lines = _service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset({WORKSPACE_PRINCIPAL}))
+    lines = service_evidence(twin)(COSMOS["id"], COSMOS["type"], frozenset({WORKSPACE_PRINCIPAL}))
     [principal] = [line for line in lines if "AadPrincipalId" in line]
     assert isinstance(principal, ConfirmingDenial) and "the workspace's identity" in principal
 

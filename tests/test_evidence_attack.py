@@ -23,15 +23,12 @@ import pytest
 
 from emulator import TwinClock
 from emulator.twin import Twin
-from remediators.arm import credential
 from remediators.classify import classify
 from remediators.findings import BreakageKind, Confidence, Finding
 from remediators.scope import ScopeRules
-from remediators.service import _evidence
-from tests.log_rows import anonymous, anonymous_cosmos_row, cosmos_row, storage_row
+from tests.log_rows import anonymous, anonymous_cosmos_row, cosmos_row, service_evidence, storage_row
 from tests.payloads import COSMOS_GET, MANAGED_RG, STORAGE_GET, example, in_group, with_properties
 
-WORKSPACE = "5f0b3c2a-1111-4a4a-9b9b-00000000e71d"
 LOCKED_COSMOS = with_properties(in_group(example(COSMOS_GET), MANAGED_RG), publicNetworkAccess="Disabled")
 PROBED_COSMOS = {**LOCKED_COSMOS, "id": LOCKED_COSMOS["id"].replace("/ddb1", "/probed-ddb"), "name": "probed-ddb"}
 LOCKED_STORAGE = with_properties(in_group(example(STORAGE_GET), MANAGED_RG), publicNetworkAccess="Disabled")
@@ -68,13 +65,7 @@ def twin() -> Iterator[Twin]:
 
 def refused_lines(twin: Twin, resource: dict[str, Any]) -> list[str]:
     """What the function app's pipeline is given as evidence for ``resource``."""
-    options = {
-        "log_analytics_workspace": WORKSPACE,
-        "log_analytics_endpoint": f"{twin.arm}/v1",
-        "evidence_lookback_minutes": 60,
-    }
-    refused = _evidence(options, credential(None))
-    assert refused is not None
+    refused = service_evidence(twin)
     return list(refused(resource["id"], resource["type"], frozenset()))
 
 

@@ -254,8 +254,7 @@ def test_the_inventory_is_read_once_per_subscription_while_fresh() -> None:
 def test_only_the_proving_workspaces_identity_confirms_a_firewall_lock(
     twin: Twin, requester: str, state: State
 ) -> None:
-    from remediators.service import _evidence
-    from tests.log_rows import storage_row
+    from tests.log_rows import service_evidence, storage_row
 
     subscription = fresh_subscription()
     storage = with_properties(in_group(example(STORAGE_GET), MANAGED_RG), publicNetworkAccess="Disabled")
@@ -264,10 +263,8 @@ def test_only_the_proving_workspaces_identity_confirms_a_firewall_lock(
     twin.add_log_rows("StorageBlobLogs", [refused | {"AuthenticationType": "OAuth", "RequesterObjectId": requester}])
     for body in (workspace(MANAGED_RG, subscription), storage):
         twin.set_resource(body)
-    options = {"log_analytics_workspace": "5f0b3c2a-1111-4a4a-9b9b-00000000e71d",
-               "log_analytics_endpoint": f"{twin.arm}/v1", "evidence_lookback_minutes": 60}  # fmt: skip
     guard = pipeline(twin)
-    guard.evidence = _evidence(options, credential(None))
+    guard.evidence = service_evidence(twin)
     outcome = guard.remediate(storage["id"])
     assert outcome.state is state, outcome.reason
     [firewall] = outcome.findings
